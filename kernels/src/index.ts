@@ -1,0 +1,5 @@
+export * from "./format/f16.ts";
+export * from "./format/int4.ts";
+export * from "./kernel.ts";
+export * from "./norm/rmsnorm.ref.ts";
+export * from "./norm/rmsnorm.ts";

@@ -1,0 +1,4 @@
+export * from "./buffers.ts";
+export * from "./compare.ts";
+export * from "./device.ts";
+export * from "./random.ts";
