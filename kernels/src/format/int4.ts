@@ -8,6 +8,7 @@
 //   m  = the block's element of largest magnitude (the first one on ties, in k order)
 //   d  = f16(m / -8)                   round to nearest even; m / -8 is exact in f32
 //   q  = clamp(round(x / d) + 8, 0, 15) round half away from zero; q = 8 for every x when d == 0
+//                                      (an all-zero block has d = f16(-0) = 0x8000)
 //   w  = (q - 8) · d                   dequantized weight
 // so m itself maps to q = 0 exactly and the 16 levels -8..7 are all used. Chosen over an asymmetric
 // scale+min scheme by measurement on stories260K (kernels/tools/quant-error.ts): the min lowers the

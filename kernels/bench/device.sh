@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Packs the bundled kernel bench for the lent GPU machine (see ../shared/DEVICE.md). Then run there,
+# carrying .device:  source .device/setup.sh && node .device/app/bench.mjs
+set -euo pipefail
+root=$(git rev-parse --show-toplevel)
+bash "$root/../shared/device/pack.sh" "$root/kernels/dist/bench.mjs"

@@ -1,0 +1,17 @@
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vite";
+
+// One self-contained ES module for Node with only `webgpu` (Dawn) left external, so it runs on the
+// lent GPU machine, which has Node (from .device) but no npm packages.
+const here = fileURLToPath(new URL(".", import.meta.url));
+export default defineConfig({
+  build: {
+    ssr: `${here}main.ts`,
+    outDir: `${here}../dist`,
+    emptyOutDir: false,
+    target: "node20",
+    minify: false,
+    rollupOptions: { external: ["webgpu"], output: { format: "es", entryFileNames: "bench.mjs" } },
+  },
+  ssr: { noExternal: true, external: ["webgpu"] },
+});
