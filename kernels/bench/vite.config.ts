@@ -6,12 +6,16 @@ import { defineConfig } from "vite";
 const here = fileURLToPath(new URL(".", import.meta.url));
 export default defineConfig({
   build: {
-    ssr: `${here}main.ts`,
+    ssr: true,
     outDir: `${here}../dist`,
     emptyOutDir: false,
     target: "node20",
     minify: false,
-    rollupOptions: { external: ["webgpu"], output: { format: "es", entryFileNames: "bench.mjs" } },
+    rollupOptions: {
+      input: { bench: `${here}main.ts`, "kernel-tests": `${here}../test/run-all.ts` },
+      external: ["webgpu"],
+      output: { format: "es", entryFileNames: "[name].mjs" },
+    },
   },
   ssr: { noExternal: true, external: ["webgpu"] },
 });
