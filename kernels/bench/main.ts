@@ -40,7 +40,9 @@ async function main(): Promise<void> {
   );
   const copyBw = (2 * copyBytes) / copy.seconds;
   const writeBw = await writeBufferBandwidth(device, (quick ? 16 : 256) * MB);
-  console.log(`copy kernel: ${(copyBw / 1e9).toFixed(1)} GB/s (read+write, ${copy.method}); writeBuffer: ${(writeBw / 1e9).toFixed(2)} GB/s`);
+  console.log(
+    `copy kernel: ${(copyBw / 1e9).toFixed(1)} GB/s (read+write, ${copy.method}); writeBuffer: ${(writeBw / 1e9).toFixed(2)} GB/s`,
+  );
 
   const rows: Row[] = [];
   const cases = allCases.filter((c) => (!filter || c.name.includes(filter)) && (!quick || c.bytes < 64 * MB));
@@ -50,7 +52,10 @@ async function main(): Promise<void> {
       const copies = Math.min(8, Math.max(1, Math.ceil((quick ? 1 : 256 * MB) / c.bytes)));
       const runs = Array.from({ length: copies }, () => c.setup(device));
       const probe = await timeRuns(device, runs, { reps: 1, samples: 1, warmup: 1 });
-      const reps = Math.max(1, Math.min(200, Math.round((quick ? 0.002 : 0.02) / Math.max(probe.seconds, 1e-7))));
+      const reps = Math.max(
+        1,
+        Math.min(200, Math.round((quick ? 0.002 : 0.02) / Math.max(probe.seconds, 1e-7))),
+      );
       const t = await timeRuns(device, runs, { reps, samples: quick ? 3 : 9 });
       const gbps = c.bytes / t.seconds / 1e9;
       return {
@@ -58,7 +63,7 @@ async function main(): Promise<void> {
         variant: c.variant ?? "default",
         seconds: t.seconds,
         gbps,
-        ofCopy: (c.bytes / t.seconds) / copyBw,
+        ofCopy: c.bytes / t.seconds / copyBw,
         tflops: c.flops / t.seconds / 1e12,
         method: t.method,
       };
@@ -84,7 +89,9 @@ async function main(): Promise<void> {
       JSON.stringify({ adapterInfo, features, copyBw, writeBw, copyMethod: copy.method, rows }, null, 1),
     );
   }
-  console.log(`\ncopy ${(copyBw / 1e9).toFixed(0)} GB/s | writeBuffer ${(writeBw / 1e9).toFixed(1)} GB/s | ${adapterInfo.vendor} ${adapterInfo.architecture} ${adapterInfo.description}`);
+  console.log(
+    `\ncopy ${(copyBw / 1e9).toFixed(0)} GB/s | writeBuffer ${(writeBw / 1e9).toFixed(1)} GB/s | ${adapterInfo.vendor} ${adapterInfo.architecture} ${adapterInfo.description}`,
+  );
   console.log("| kernel @ shape | default µs | best µs (variant) | GB/s | % copy BW | TFLOP/s |");
   console.log("|---|---|---|---|---|---|");
   for (const { name, def, best } of summary) {

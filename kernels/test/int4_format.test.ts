@@ -104,7 +104,9 @@ describe("GGUF Q4_0 repack", () => {
 
 describe("format choice, measured on stories260K (real trained weights)", () => {
   it("symmetric error is within 10% of the asymmetric scheme that costs 11% more bytes", () => {
-    const bytes = readFileSync(new URL("../../../shared/models/stories260K/hf/model.safetensors", import.meta.url));
+    const bytes = readFileSync(
+      new URL("../../../shared/models/stories260K/hf/model.safetensors", import.meta.url),
+    );
     const e = quantErrorOfSafetensors(new Uint8Array(bytes));
     console.log(
       `stories260K INT4 relative RMS error over ${e.tensors} tensors: symmetric ${e.symmetric.toFixed(4)}, asymmetric ${e.asymmetric.toFixed(4)}`,

@@ -6,7 +6,8 @@ import { nodeDevice } from "@wisp/gpu-test/node";
 import type { KernelCase } from "./case.ts";
 
 const modules = import.meta.glob<Record<string, unknown>>("./cases/*.ts", { eager: true });
-const isCase = (v: unknown): v is KernelCase => typeof v === "object" && v !== null && "run" in v && "name" in v;
+const isCase = (v: unknown): v is KernelCase =>
+  typeof v === "object" && v !== null && "run" in v && "name" in v;
 const filter = process.argv[2];
 const cases = Object.values(modules)
   .flatMap((m) => Object.values(m).flatMap((v) => (Array.isArray(v) ? v.filter(isCase) : [])))
