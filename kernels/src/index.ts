@@ -3,3 +3,5 @@ export * from "./format/int4.ts";
 export * from "./kernel.ts";
 export * from "./norm/rmsnorm.ref.ts";
 export * from "./norm/rmsnorm.ts";
+export * from "./rope/rope.ref.ts";
+export * from "./rope/rope.ts";
