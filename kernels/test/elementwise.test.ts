@@ -1,0 +1,4 @@
+import { elementwiseCases } from "./cases/elementwise.ts";
+import { runCases } from "./harness.ts";
+
+runCases(elementwiseCases);

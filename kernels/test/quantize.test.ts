@@ -1,0 +1,4 @@
+import { quantizeCases } from "./cases/quantize.ts";
+import { runCases } from "./harness.ts";
+
+runCases(quantizeCases);
