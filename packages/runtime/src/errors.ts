@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   ContextLengthExceeded: "CONTEXT_LENGTH_EXCEEDED",
   Aborted: "ABORTED",
   WebGPUUnavailable: "WEBGPU_UNAVAILABLE",
+  ChatTemplateError: "CHAT_TEMPLATE",
 } as const;
 
 export type WispErrorName = keyof typeof ERROR_CODES;
@@ -90,6 +91,19 @@ export class WebGPUUnavailable extends WispError {
   override code = "WEBGPU_UNAVAILABLE" as const;
 }
 
+/**
+ * The chat template rejected the conversation: its `raise_exception(...)` was called (e.g. "roles must
+ * alternate user/assistant"), or it failed to parse/render. A bad request, not a broken model file.
+ */
+export class ChatTemplateError extends WispError {
+  override name = "ChatTemplateError" as const;
+  override code = "CHAT_TEMPLATE" as const;
+  /** True when the template itself called raise_exception (the message is the template's text). */
+  get raisedByTemplate(): boolean {
+    return this.details?.raisedByTemplate === true;
+  }
+}
+
 type WispErrorClass = new (
   message: string,
   details?: ErrorDetails,
@@ -107,6 +121,7 @@ const CLASSES: Record<WispErrorName, WispErrorClass> = {
   ContextLengthExceeded,
   Aborted,
   WebGPUUnavailable,
+  ChatTemplateError,
 };
 
 const BY_CODE = new Map<string, WispErrorClass>(

@@ -1,0 +1,1 @@
+export { ChatTemplateError } from "../errors.ts";
