@@ -1,0 +1,200 @@
+import {
+  type Binding,
+  type Constants,
+  ceilDiv,
+  type Dispatch,
+  grid1d,
+  type KernelSource,
+  makeDispatch,
+  uniform,
+} from "../kernel.ts";
+import code from "./int4_gemv.wgsl?raw";
+
+export const int4GemvSource: KernelSource = {
+  name: "int4_gemv",
+  code,
+  bindings: [
+    "uniform",
+    "read-only-storage", // x
+    "read-only-storage", // x as vec4
+    "read-only-storage", // qweight
+    "read-only-storage", // scales
+    "read-only-storage", // bias
+    "storage", // y
+  ],
+};
+
+/** Decode matrix-vector shape: y (m, n) = x (m, k) · Wᵀ with W (n, k); m = 1..8 sequences. */
+export interface GemvShape {
+  /** rows of x and y (sequences decoded together), 1..8 */
+  m: number;
+  /** rows of W, columns of y (outputs) */
+  n: number;
+  /** columns of x and W (inputs) */
+  k: number;
+}
+
+/**
+ * Work split of the dense GEMV (override constants): a workgroup of tk·tr threads owns tr·rpt rows;
+ * tk lanes share each row along K, each lane reading `unroll` vec4s of all its rpt rows per step.
+ */
+export interface GemvVariant {
+  /** lanes along K per row (power of two, 1..256) */
+  tk: number;
+  /** row groups per workgroup */
+  tr: number;
+  /** rows per thread, 1..8 */
+  rpt: number;
+  /** vec4s (4 f32 or 8 f16 weights) per lane per step, 1..4 */
+  unroll: number;
+}
+
+/**
+ * Work split of the INT4 GEMV (override constants): a workgroup of tk·tr threads owns 4·tr rows; tk
+ * lanes share each row along K, and each thread owns 4 rows and reads `unroll` blocks of them per step.
+ */
+export interface Int4GemvVariant {
+  /** lanes along K per row (power of two, 1..256) */
+  tk: number;
+  /** groups of 4 rows per workgroup (rows per workgroup = 4·tr) */
+  tr: number;
+  /** blocks of 32 k per thread per step, 1 or 2 */
+  unroll: number;
+  /**
+   * x blocks (32 k) staged in workgroup memory at a time; 0 = as many as fit (up to all of K) in
+   * 16 KiB for m = 1, in the device limit for m > 1. More means fewer barriers, fewer means more
+   * workgroups per SM.
+   */
+  chunk: number;
+  /** load the next step's weights before this step's math (default true) */
+  prefetch?: boolean;
+}
+
+export const MAX_GEMV_M = 8;
+
+function checkShape(name: string, shape: GemvShape): void {
+  const { m, n, k } = shape;
+  if (!Number.isInteger(m) || m < 1 || m > MAX_GEMV_M) throw new Error(`${name}: m = ${m}, must be 1..8`);
+  if (!Number.isInteger(n) || n < 1 || !Number.isInteger(k) || k < 1)
+    throw new Error(`${name}: n = ${n}, k = ${k}`);
+}
+
+function checkThreads(device: GPUDevice, name: string, tk: number, tr: number): void {
+  if (!Number.isInteger(tk) || tk < 1 || tk > 256 || (tk & (tk - 1)) !== 0) {
+    throw new Error(`${name}: tk = ${tk}, must be a power of two ≤ 256`);
+  }
+  if (!Number.isInteger(tr) || tr < 1) throw new Error(`${name}: tr = ${tr}`);
+  const wg = tk * tr;
+  if (wg > device.limits.maxComputeInvocationsPerWorkgroup || wg > device.limits.maxComputeWorkgroupSizeX) {
+    throw new Error(`${name}: ${wg} threads per workgroup over the device limit`);
+  }
+}
+
+/** Checks the shape and the dense GEMV's variant (rpt·m ≤ 64 and rpt·unroll ≤ 32: its register arrays). */
+export function checkGemvVariant(device: GPUDevice, name: string, shape: GemvShape, v: GemvVariant): void {
+  checkShape(name, shape);
+  checkThreads(device, name, v.tk, v.tr);
+  if (!Number.isInteger(v.rpt) || v.rpt < 1 || v.rpt > 8)
+    throw new Error(`${name}: rpt = ${v.rpt}, must be 1..8`);
+  if (!Number.isInteger(v.unroll) || v.unroll < 1 || v.unroll > 4) {
+    throw new Error(`${name}: unroll = ${v.unroll}, must be 1..4`);
+  }
+}
+
+/**
+ * The default INT4 split. Measured at M = 1 on an H100 and an H200 (Dawn/Vulkan, 2026-11-21): more rows
+ * per workgroup stage x fewer times per weight byte, but n = 4096 needs 32-row workgroups to give
+ * every SM work; 256 threads, 4 rows a thread, one block a step with the next step prefetched.
+ */
+export function defaultInt4GemvVariant(shape: GemvShape): Int4GemvVariant {
+  // m > 1 is compute-bound (one FMA per weight per x row): narrower tk keeps lanes busy in the smaller
+  // x chunks that m rows of x allow.
+  if (shape.m > 4) return { tk: 8, tr: 8, unroll: 1, chunk: 0 };
+  if (shape.m > 1) return { tk: 16, tr: 8, unroll: 1, chunk: 0 };
+  if (shape.n >= 65536) return { tk: 8, tr: 32, unroll: 1, chunk: 0 }; // 128 rows (lm_head)
+  if (shape.n >= 12800) return { tk: 16, tr: 16, unroll: 1, chunk: 0 }; // 64 rows
+  return { tk: 32, tr: 8, unroll: 1, chunk: 0 }; // 32 rows
+}
+
+/** Workgroup memory of an INT4 GEMV: the staged x chunk plus the reduction rows. */
+export function int4GemvWorkgroupBytes(m: number, v: Int4GemvVariant, chunk: number): number {
+  return m * chunk * 128 + 4 * v.tr * (v.tk + 1) * 4;
+}
+
+/** Checks a variant against the shape and device, resolves chunk = 0, returns the override constants. */
+export function int4GemvConstants(
+  device: GPUDevice,
+  shape: GemvShape,
+  v: Int4GemvVariant,
+  hasBias: boolean,
+): Constants {
+  const name = "int4_gemv";
+  checkShape(name, shape);
+  checkThreads(device, name, v.tk, v.tr);
+  if (v.unroll !== 1 && v.unroll !== 2) throw new Error(`${name}: unroll = ${v.unroll}, must be 1 or 2`);
+  const kb = ceilDiv(shape.k, 32);
+  // Never stage more than the blocks a pass uses: K rounded up to whole lane strides.
+  const maxChunk = ceilDiv(kb, v.tk) * v.tk;
+  const limit = device.limits.maxComputeWorkgroupStorageSize;
+  const red = int4GemvWorkgroupBytes(shape.m, v, 0);
+  let chunk = v.chunk;
+  if (chunk === 0) {
+    // M = 1 stays within 16 KiB so several workgroups share an SM; m > 1 takes what the device allows.
+    const budget = shape.m > 1 ? limit : Math.min(limit, 16384);
+    const fit = Math.floor((budget - red) / (shape.m * 128));
+    chunk = fit >= v.tk ? fit - (fit % v.tk) : fit;
+  }
+  chunk = Math.min(chunk, maxChunk);
+  if (!Number.isInteger(chunk) || chunk < 1) throw new Error(`${name}: x chunk ${chunk} (x rows too wide)`);
+  const bytes = int4GemvWorkgroupBytes(shape.m, v, chunk);
+  if (bytes > limit)
+    throw new Error(`${name}: ${bytes} B of workgroup memory over the device limit ${limit}`);
+  return {
+    M: shape.m,
+    TK: v.tk,
+    TR: v.tr,
+    U: v.unroll,
+    CHUNK: chunk,
+    HAS_BIAS: hasBias ? 1 : 0,
+    XV: shape.k % 4 === 0 ? 1 : 0,
+    PF: v.prefetch === false ? 0 : 1,
+  };
+}
+
+const dummies = new WeakMap<GPUDevice, GPUBuffer>();
+
+/** A 16-byte storage buffer bound in place of an absent bias (the kernels never read it then). */
+export function gemvNoBias(device: GPUDevice): GPUBuffer {
+  let b = dummies.get(device);
+  if (!b) {
+    b = device.createBuffer({ label: "gemv.nobias", size: 16, usage: GPUBufferUsage.STORAGE });
+    dummies.set(device, b);
+  }
+  return b;
+}
+
+/**
+ * y = x·Wᵀ (+ bias) for decode (m = 1..8) with INT4 W (src/format/int4.ts); any k ≥ 1, any n ≥ 1.
+ * x: (m, k) f32 (also bound as vec4: staged with vec4 loads when k % 4 == 0); qweight: (n·kb·4) u32;
+ * scales: (ceil(n·kb/2)) u32; bias: (n) f32 or absent (then a 16-byte dummy is bound and HAS_BIAS =
+ * false); y: (m, n) f32, may not alias x. m is a pipeline constant: make one dispatch per batch size at
+ * load time.
+ */
+export function int4Gemv(
+  device: GPUDevice,
+  shape: GemvShape,
+  io: { x: Binding; qweight: Binding; scales: Binding; bias?: Binding; y: Binding },
+  variant: Partial<Int4GemvVariant> = {},
+): Dispatch {
+  const v = { ...defaultInt4GemvVariant(shape), ...variant };
+  const constants = int4GemvConstants(device, shape, v, io.bias !== undefined);
+  const kb = ceilDiv(shape.k, 32);
+  const params = uniform(device, "int4_gemv.params", [shape.n, shape.k, kb]);
+  return makeDispatch(
+    device,
+    int4GemvSource,
+    constants,
+    [params, io.x, io.x, io.qweight, io.scales, io.bias ?? gemvNoBias(device), io.y],
+    grid1d(device, ceilDiv(shape.n, 4 * v.tr)),
+  );
+}

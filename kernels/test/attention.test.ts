@@ -1,0 +1,4 @@
+import { attentionCases } from "./cases/attention.ts";
+import { runCases } from "./harness.ts";
+
+runCases(attentionCases);

@@ -1,0 +1,121 @@
+import {
+  expectClose,
+  guardedOutput,
+  randomF32,
+  randomNormalF32,
+  readGuardedF32,
+  uploadBuffer,
+} from "@wisp/gpu-test";
+import { denseGemvBenchCase, gemvBenchVariants, int4GemvBenchCase } from "../../bench/cases/gemv.ts";
+import { dequantizeInt4, quantizeInt4 } from "../../src/format/int4.ts";
+import { runDispatches } from "../../src/kernel.ts";
+import { type GemvShape, type Int4GemvVariant, int4Gemv } from "../../src/matmul/int4_gemv.ts";
+import { matmulRef } from "../../src/matmul/matmul.ref.ts";
+import type { KernelCase } from "../case.ts";
+
+// f32 accumulation of exactly dequantized weights ((q - 8)·16^p and x·16^-p are exact, each FMA rounds
+// once) against the f64 reference on the same dequantized weights: only the summation order differs.
+const TOL = { relNorm: 1e-5 };
+
+function label(v: Partial<Int4GemvVariant>): string {
+  const parts = Object.entries(v).map(([k, val]) => `${k}=${val}`);
+  return parts.length ? ` [${parts.join(" ")}]` : "";
+}
+
+export function int4GemvCase(
+  shape: GemvShape,
+  opts: { bias?: boolean; variant?: Partial<Int4GemvVariant>; smoke?: boolean; name?: string } = {},
+): KernelCase {
+  const { m, n, k } = shape;
+  const variant = opts.variant ?? {};
+  return {
+    name: opts.name ?? `int4_gemv m=${m} n=${n} k=${k}${opts.bias ? " +bias" : ""}${label(variant)}`,
+    smoke: opts.smoke ?? false,
+    async run(device) {
+      const seed = m * 1009 + n * 31 + k;
+      const w = randomNormalF32(n * k, seed, 0.05);
+      const mat = quantizeInt4(w, n, k);
+      const x = randomF32(m * k, seed + 1, 1);
+      const bias = opts.bias ? randomF32(n, seed + 2, 0.5) : undefined;
+      const y = guardedOutput(device, m * n);
+      runDispatches(device, [
+        int4Gemv(
+          device,
+          shape,
+          {
+            x: uploadBuffer(device, x),
+            qweight: uploadBuffer(device, mat.qweight),
+            scales: uploadBuffer(device, mat.scales),
+            ...(bias ? { bias: uploadBuffer(device, bias) } : {}),
+            y: y.buffer,
+          },
+          variant,
+        ),
+      ]);
+      const ref = matmulRef(x, dequantizeInt4(mat), m, n, k, bias);
+      const e = expectClose(await readGuardedF32(device, y), ref, TOL);
+      return `relNorm ${e.relNorm.toExponential(2)} relMax ${e.relMax.toExponential(2)}`;
+    },
+  };
+}
+
+// Every variant the bench may pick, at a small shape with a partial last block and a ragged last
+// workgroup (n not a multiple of any rows-per-workgroup).
+const BENCH_SHAPES = [
+  [4096, 4096],
+  [14336, 4096],
+  [4096, 14336],
+  [128256, 4096],
+] as const;
+const benchVariants = new Map(
+  BENCH_SHAPES.flatMap(([n, k]) => gemvBenchVariants(n, k, "int4")).map((bv) => [bv.name, bv.variant]),
+);
+const benchVariantCases = [...benchVariants.values()].map((variant) =>
+  int4GemvCase({ m: 1, n: 75, k: 1000 }, { variant: variant as Int4GemvVariant, bias: true }),
+);
+
+// The bench cases' setup at a small shape: builds and runs without validation errors.
+const benchSetupCase: KernelCase = {
+  name: "gemv bench cases construct and run (int4 and f16, 96x544)",
+  async run(device) {
+    const [v4] = gemvBenchVariants(96, 544, "int4");
+    const [v16] = gemvBenchVariants(96, 544, "f16");
+    runDispatches(device, [
+      ...int4GemvBenchCase(96, 544, v4!).setup(device),
+      ...denseGemvBenchCase(96, 544, "f16", v16!).setup(device),
+    ]);
+    await device.queue.onSubmittedWorkDone();
+    return undefined;
+  },
+};
+
+export const int4GemvCases: KernelCase[] = [
+  int4GemvCase({ m: 1, n: 5, k: 64 }, { bias: true, smoke: true }),
+  int4GemvCase({ m: 2, n: 3, k: 40 }, { smoke: true }),
+  // Edge shapes: n = 1, k not a multiple of 32 (kb = 6, last block 12 real weights), ragged n.
+  int4GemvCase({ m: 1, n: 1, k: 172 }),
+  int4GemvCase({ m: 1, n: 37, k: 172 }, { bias: true }),
+  int4GemvCase({ m: 1, n: 1, k: 4096 }, { bias: true }),
+  int4GemvCase({ m: 3, n: 50, k: 4096 }, { bias: true }),
+  int4GemvCase({ m: 8, n: 19, k: 172 }, { bias: true }),
+  int4GemvCase({ m: 8, n: 16, k: 4096 }),
+  int4GemvCase({ m: 5, n: 9, k: 33 }),
+  // x staged in several chunks, a chunk that is not a multiple of tk, unrolled steps, narrow tk.
+  int4GemvCase({ m: 1, n: 40, k: 4096 }, { variant: { chunk: 32 } }),
+  int4GemvCase({ m: 2, n: 21, k: 4000 }, { variant: { tk: 16, tr: 2, unroll: 2, chunk: 20 } }),
+  int4GemvCase(
+    { m: 3, n: 22, k: 3000 },
+    { variant: { tk: 16, tr: 2, unroll: 2, chunk: 20, prefetch: false } },
+  ),
+  int4GemvCase(
+    { m: 1, n: 41, k: 4096 },
+    { variant: { tk: 32, tr: 8, unroll: 1, chunk: 32, prefetch: false } },
+  ),
+  int4GemvCase({ m: 1, n: 30, k: 2048 }, { variant: { tk: 8, tr: 4, unroll: 2 }, bias: true }),
+  int4GemvCase({ m: 4, n: 13, k: 2048 }, { variant: { tk: 64, tr: 1, unroll: 1 } }),
+  int4GemvCase({ m: 8, n: 8, k: 1024 }, { variant: { tk: 4, tr: 1, unroll: 2, chunk: 9 } }),
+  // More workgroups than one grid dimension holds (rows from wid.x + wid.y·nwg.x).
+  int4GemvCase({ m: 1, n: 4 * 65536 + 3, k: 8 }, { variant: { tk: 1, tr: 1, unroll: 1 }, bias: true }),
+  ...benchVariantCases,
+  benchSetupCase,
+];

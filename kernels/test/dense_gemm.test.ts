@@ -1,0 +1,4 @@
+import { denseGemmCases } from "./cases/dense_gemm.ts";
+import { runCases } from "./harness.ts";
+
+runCases(denseGemmCases);

@@ -1,0 +1,4 @@
+import { samplingCases } from "./cases/sampling.ts";
+import { runCases } from "./harness.ts";
+
+runCases(samplingCases);
