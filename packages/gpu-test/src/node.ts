@@ -11,6 +11,8 @@ export async function nodeGpu(): Promise<GPU> {
   if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && existsSync(SWIFTSHADER_ICD)) {
     process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
   }
+  // The Vulkan loader complains on stderr without it.
+  process.env.XDG_RUNTIME_DIR ??= "/tmp";
   const webgpu = await import("webgpu");
   Object.assign(globalThis, webgpu.globals);
   return webgpu.create([]) as GPU;

@@ -1,0 +1,258 @@
+// The engine for one model on one device: load (open → weights → graph), logits (prefill only), and
+// generate (prefill, then a pipelined GPU token loop with stop checks behind it). Requests are queued:
+// one runs at a time, never interleaved.
+import { type Dispatch, encodeDispatch } from "@wisp/kernels";
+import type { ModelConfig } from "../config.ts";
+import { Aborted, ContextLengthExceeded } from "../errors.ts";
+import { openModel } from "../loader/model.ts";
+import { type FileSource, readText } from "../loader/source.ts";
+import { createKvCache, destroyKvCache } from "../model/kv-cache.ts";
+import { destroyLinear, type Quant } from "../model/linear.ts";
+import { LlamaGraph } from "../model/llama.ts";
+import { loadWeights } from "../model/weights.ts";
+import type { Tokenizer } from "../tokenizer/index.ts";
+import { tokenizerFromFolderFiles } from "../tokenizer/index.ts";
+import { GpuSampler } from "./sampler.ts";
+import { type GenerateOptions, type GenerateResult, StopChecker } from "./stop.ts";
+
+export interface LoadOptions {
+  /** Weight storage: INT4 (quantized on the GPU at load; default) or unquantized f32. */
+  quant?: Quant;
+  /** KV cache size in tokens (default min(config.maxPositionEmbeddings, 4096)). */
+  contextLength?: number;
+  /** Tokens per prefill pass (default 512). */
+  prefillChunk?: number;
+  ggufFile?: string;
+  /** Load without tokenizer files (the `logits` command). */
+  requireTokenizer?: boolean;
+  /** Where tokenizer.json etc. live when not beside the weights (a GGUF file's tokenizer is not read yet). */
+  tokenizerSource?: FileSource;
+  onProgress?: (p: { phase: string; loaded: number; total: number; fraction: number }) => void;
+}
+
+/** Steps queued on the GPU ahead of the token the CPU is reading (stop checks run behind). */
+const IN_FLIGHT = 3;
+
+export class Engine {
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly staging: GPUBuffer[];
+
+  private constructor(
+    readonly device: GPUDevice,
+    readonly config: ModelConfig,
+    readonly tokenizer: Tokenizer | undefined,
+    readonly graph: LlamaGraph,
+    private readonly sampler: GpuSampler,
+    readonly quant: Quant,
+  ) {
+    this.staging = Array.from({ length: IN_FLIGHT }, () =>
+      device.createBuffer({
+        label: "readback",
+        size: 16,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      }),
+    );
+  }
+
+  static async load(device: GPUDevice, source: FileSource, options: LoadOptions = {}): Promise<Engine> {
+    const opened = await openModel(source, {
+      ...(options.ggufFile ? { ggufFile: options.ggufFile } : {}),
+      requireTokenizer: options.requireTokenizer ?? true,
+    });
+    const config = opened.config;
+    const tokSource = options.tokenizerSource ?? source;
+    const names = new Set(await tokSource.list());
+    const tokenizer = names.has("tokenizer.json")
+      ? await tokenizerFromFolderFiles(async (n) => (names.has(n) ? readText(tokSource, n) : undefined))
+      : undefined;
+    const quant = options.quant ?? "int4";
+    const weights = await loadWeights(device, config, opened.tensors, quant, (p) =>
+      options.onProgress?.({ ...p, fraction: p.loaded / p.total }),
+    );
+    const context = options.contextLength ?? Math.min(config.maxPositionEmbeddings, 4096);
+    const kv = createKvCache(device, config, context);
+    const graph = new LlamaGraph(
+      device,
+      config,
+      weights,
+      kv,
+      Math.min(options.prefillChunk ?? 512, kv.capacity),
+    );
+    const sampler = new GpuSampler(device, config.vocabSize, graph.act.logits, kv.capacity);
+    const engine = new Engine(device, config, tokenizer, graph, sampler, quant);
+    options.onProgress?.({ phase: "compile", loaded: 0, total: 1, fraction: 0 });
+    engine.graph.decodeStep(sampler.state); // builds every decode pipeline now, not at the first token
+    await device.queue.onSubmittedWorkDone();
+    options.onProgress?.({ phase: "compile", loaded: 1, total: 1, fraction: 1 });
+    return engine;
+  }
+
+  get contextLength(): number {
+    return this.graph.kv.capacity;
+  }
+
+  private serialize<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private submit(passes: Array<Dispatch[] | ((enc: GPUCommandEncoder) => void)>): void {
+    const enc = this.device.createCommandEncoder();
+    for (const p of passes) {
+      if (typeof p === "function") {
+        p(enc);
+        continue;
+      }
+      const pass = enc.beginComputePass();
+      for (const d of p) encodeDispatch(pass, d);
+      pass.end();
+    }
+    this.device.queue.submit([enc.finish()]);
+  }
+
+  /** Runs the prompt through every layer in chunks (KV filled); the final norm of the last chunk is in act.h. */
+  private prefill(ids: readonly number[]): void {
+    const a = this.graph.act;
+    for (let start = 0; start < ids.length; start += a.chunk) {
+      const tokens = Math.min(a.chunk, ids.length - start);
+      this.device.queue.writeBuffer(a.ids, 0, Uint32Array.from(ids.slice(start, start + tokens)));
+      this.device.queue.writeBuffer(a.pos, 0, Uint32Array.of(start, 0, 0, 0));
+      this.submit([this.graph.prefill(tokens)]);
+    }
+  }
+
+  private checkContext(tokens: number): void {
+    if (tokens === 0) throw new RangeError("the prompt is empty");
+    if (tokens > this.contextLength) {
+      throw new ContextLengthExceeded(
+        `the prompt has ${tokens} tokens but the context holds ${this.contextLength}; shorten it or load with a larger contextLength`,
+        { promptTokens: tokens, contextLength: this.contextLength },
+      );
+    }
+  }
+
+  /** Full-vocabulary logits of every position (prefill only). */
+  logits(ids: readonly number[]): Promise<Float32Array[]> {
+    return this.serialize(async () => {
+      this.checkContext(ids.length);
+      const { act } = this.graph;
+      const h = this.config.hiddenSize;
+      const v = this.config.vocabSize;
+      const out: Float32Array[] = [];
+      const read = this.device.createBuffer({
+        size: Math.ceil(v / 4) * 16,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      });
+      for (let start = 0; start < ids.length; start += act.chunk) {
+        const tokens = Math.min(act.chunk, ids.length - start);
+        this.device.queue.writeBuffer(act.ids, 0, Uint32Array.from(ids.slice(start, start + tokens)));
+        this.device.queue.writeBuffer(act.pos, 0, Uint32Array.of(start, 0, 0, 0));
+        this.submit([this.graph.prefill(tokens)]);
+        for (let t = 0; t < tokens; t++) {
+          this.submit([
+            (enc) => enc.copyBufferToBuffer(act.h, t * h * 4, act.hLast, 0, h * 4),
+            this.graph.head(),
+            (enc) => enc.copyBufferToBuffer(act.logits, 0, read, 0, read.size),
+          ]);
+          await read.mapAsync(GPUMapMode.READ);
+          out.push(new Float32Array(read.getMappedRange().slice(0, v * 4)));
+          read.unmap();
+        }
+      }
+      read.destroy();
+      return out;
+    });
+  }
+
+  generate(promptIds: readonly number[], options: GenerateOptions = {}): Promise<GenerateResult> {
+    return this.serialize(() => this.run(promptIds, options));
+  }
+
+  private async run(promptIds: readonly number[], o: GenerateOptions): Promise<GenerateResult> {
+    this.checkContext(promptIds.length);
+    if (o.signal?.aborted) throw new Aborted("the request was aborted before it started");
+    const { act } = this.graph;
+    const h = this.config.hiddenSize;
+    const room = this.contextLength - promptIds.length;
+    const maxTokens = Math.min(o.maxTokens ?? 256, room + 1);
+    const stop = new StopChecker(this.tokenizer, this.config.eosTokenIds, o);
+    const t0 = performance.now();
+    const countPrompt = this.sampler.reset(
+      {
+        temperature: o.temperature ?? 1,
+        topK: o.topK ?? 0,
+        topP: o.topP ?? 1,
+        minP: o.minP ?? 0,
+        repetitionPenalty: o.repetitionPenalty ?? 1,
+        frequencyPenalty: o.frequencyPenalty ?? 0,
+        presencePenalty: o.presencePenalty ?? 0,
+        seed: o.seed ?? Math.floor(Math.random() * 2 ** 32),
+      },
+      promptIds,
+    );
+    if (countPrompt.length) this.submit([countPrompt]);
+    this.prefill(promptIds);
+    const last = promptIds.length - 1;
+    // step 0: the first token, sampled from the prompt's last position
+    const readSlot = (step: number) => (enc: GPUCommandEncoder) => {
+      enc.copyBufferToBuffer(this.sampler.state, 0, this.staging[step % IN_FLIGHT]!, 0, 8);
+      enc.copyBufferToBuffer(
+        this.sampler.logprobOut,
+        (step % this.sampler.ring) * 4,
+        this.staging[step % IN_FLIGHT]!,
+        8,
+        4,
+      );
+    };
+    this.submit([
+      (enc) => enc.copyBufferToBuffer(act.h, (last % act.chunk) * h * 4, act.hLast, 0, h * 4),
+      [...this.graph.head(), ...this.sampler.sample()],
+      readSlot(0),
+    ]);
+    let submitted = 1;
+    const decode = [...this.graph.decodeStep(this.sampler.state), ...this.sampler.sample()];
+    const queueStep = (step: number) => {
+      // the token sampled at step s-1 sits at position promptLen + s - 1
+      this.device.queue.writeBuffer(act.pos, 0, Uint32Array.of(promptIds.length + step - 1, 0, 0, 0));
+      this.submit([decode, readSlot(step)]);
+    };
+    let firstTokenMs = 0;
+    for (let step = 0; step < maxTokens; step++) {
+      while (
+        submitted < Math.min(maxTokens, step + IN_FLIGHT) &&
+        promptIds.length + submitted - 1 < this.contextLength
+      ) {
+        queueStep(submitted++);
+      }
+      const buf = this.staging[step % IN_FLIGHT]!;
+      await buf.mapAsync(GPUMapMode.READ);
+      const words = new Uint32Array(buf.getMappedRange().slice(0, 12));
+      buf.unmap();
+      if (step === 0) firstTokenMs = performance.now() - t0;
+      const logprob = new Float32Array(words.buffer, 8, 1)[0]!;
+      const done = stop.push(words[1]!, logprob);
+      if (done) break;
+      if (o.signal?.aborted) {
+        stop.abort();
+        break;
+      }
+    }
+    // let queued steps drain before the buffers are reused by the next request
+    await this.device.queue.onSubmittedWorkDone();
+    const total = performance.now() - t0;
+    return stop.result(promptIds, {
+      prefillMs: firstTokenMs,
+      decodeMs: total - firstTokenMs,
+      contextFull: promptIds.length + stop.ids.length >= this.contextLength + 1,
+    });
+  }
+
+  destroy(): void {
+    const w = this.graph.weights;
+    const linears = new Set([w.embed, w.lmHead, ...w.layers.flatMap((l) => [l.qkv, l.o, l.gateUp, l.down])]);
+    for (const l of linears) destroyLinear(l);
+    destroyKvCache(this.graph.kv);
+    this.sampler.destroy();
+  }
+}

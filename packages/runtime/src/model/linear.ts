@@ -1,0 +1,192 @@
+// A linear layer on the GPU: W (n, k), y = x·Wᵀ (+ bias), stored INT4 (quantized on the GPU at load)
+// or f32. A weight larger than one storage binding is split into row parts, each its own buffers;
+// GEMV runs one dispatch per part writing its slice of y (never truncated).
+import {
+  BLOCK,
+  type Dispatch,
+  denseGemm,
+  denseGemv,
+  type Int4Matrix,
+  int4Gemm,
+  int4Gemv,
+  int4Quantize,
+  runDispatches,
+} from "@wisp/kernels";
+import { ModelFileError } from "../errors.ts";
+
+export type Quant = "int4" | "f32";
+
+type PartBuffers = { qweight: GPUBuffer; scales: GPUBuffer } | { w: GPUBuffer };
+export interface LinearPart {
+  row0: number;
+  rows: number;
+  buffers: PartBuffers;
+}
+
+export interface Linear {
+  quant: Quant;
+  n: number;
+  k: number;
+  parts: LinearPart[];
+  bias?: GPUBuffer;
+  name: string;
+}
+
+const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+
+/** Bytes per row as stored (INT4: quant words + the row's share of scales, rounded up). */
+function rowBytes(quant: Quant, k: number): number {
+  return quant === "int4" ? Math.ceil(k / BLOCK) * 18 : k * 4;
+}
+
+/** Row counts per part: multiples of 64 (256-byte aligned f32 output offsets) under the binding limit. */
+function splitRows(device: GPUDevice, quant: Quant, n: number, k: number): number[] {
+  const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+  const maxRows = Math.floor(limit / rowBytes(quant, k) / 64) * 64;
+  if (maxRows < 64) throw new ModelFileError(`a row of ${k} weights does not fit in one storage binding`);
+  const parts: number[] = [];
+  for (let r = 0; r < n; r += maxRows) parts.push(Math.min(maxRows, n - r));
+  return parts;
+}
+
+function buffer(device: GPUDevice, label: string, bytes: number): GPUBuffer {
+  return device.createBuffer({ label, size: Math.max(16, Math.ceil(bytes / 16) * 16), usage: STORAGE() });
+}
+
+export function uploadF32(device: GPUDevice, label: string, data: Float32Array): GPUBuffer {
+  const b = buffer(device, label, data.byteLength);
+  device.queue.writeBuffer(b, 0, data as Float32Array<ArrayBuffer>);
+  return b;
+}
+
+/** Quantizes rows [0, rows) of `w` (row-major (rows, k) f32) into fresh INT4 buffers on the GPU. */
+function quantizeOnGpu(
+  device: GPUDevice,
+  label: string,
+  w: Float32Array,
+  rows: number,
+  k: number,
+): PartBuffers {
+  const kb = Math.ceil(k / BLOCK);
+  const qweight = buffer(device, `${label}.qweight`, rows * kb * 16);
+  const scales = buffer(device, `${label}.scales`, Math.ceil((rows * kb) / 2) * 4);
+  // Upload in chunks of ≤ 64 MiB of f32 so the staging copy stays small; chunk row starts keep
+  // r0·kb even (whole scale words per dispatch).
+  const chunkRows = Math.max(2, Math.floor((64 << 20) / (k * 4) / 2) * 2);
+  for (let r0 = 0; r0 < rows; r0 += chunkRows) {
+    const r1 = Math.min(rows, r0 + chunkRows);
+    const src = uploadF32(device, `${label}.src`, w.subarray(r0 * k, r1 * k));
+    runDispatches(device, [
+      int4Quantize(
+        device,
+        { rows: r1 - r0, k, format: "f32", dstBlockOffset: r0 * kb },
+        { src, qweight, scales },
+      ),
+    ]);
+    src.destroy();
+  }
+  return { qweight, scales };
+}
+
+/** W (n, k) f32 row-major → a GPU linear layer in the chosen storage. */
+export function linearFromF32(
+  device: GPUDevice,
+  name: string,
+  w: Float32Array,
+  n: number,
+  k: number,
+  quant: Quant,
+  bias?: Float32Array,
+): Linear {
+  const parts: LinearPart[] = [];
+  let row0 = 0;
+  for (const rows of splitRows(device, quant, n, k)) {
+    const slice = w.subarray(row0 * k, (row0 + rows) * k);
+    const buffers =
+      quant === "int4" ? quantizeOnGpu(device, name, slice, rows, k) : { w: uploadF32(device, name, slice) };
+    parts.push({ row0, rows, buffers });
+    row0 += rows;
+  }
+  return { quant, n, k, parts, name, ...(bias ? { bias: uploadF32(device, `${name}.bias`, bias) } : {}) };
+}
+
+/** An already packed INT4 matrix (GGUF Q4_0 repacked) → a GPU linear layer (one part). */
+export function linearFromInt4(device: GPUDevice, name: string, m: Int4Matrix): Linear {
+  const parts = splitRows(device, "int4", m.n, m.k);
+  if (parts.length !== 1) throw new ModelFileError(`${name}: pre-quantized tensor too large for one binding`);
+  const qweight = buffer(device, `${name}.qweight`, m.qweight.byteLength);
+  const scales = buffer(device, `${name}.scales`, m.scales.byteLength);
+  device.queue.writeBuffer(qweight, 0, m.qweight as Uint32Array<ArrayBuffer>);
+  device.queue.writeBuffer(scales, 0, m.scales as Uint32Array<ArrayBuffer>);
+  return {
+    quant: "int4",
+    n: m.n,
+    k: m.k,
+    name,
+    parts: [{ row0: 0, rows: m.n, buffers: { qweight, scales } }],
+  };
+}
+
+function partBias(l: Linear, p: LinearPart): GPUBufferBinding | undefined {
+  return l.bias ? { buffer: l.bias, offset: p.row0 * 4, size: p.rows * 4 } : undefined;
+}
+
+/**
+ * y[0..m) = x·Wᵀ for decode (m ≤ 8): one GEMV per part, each writing y columns [row0, row0+rows).
+ * x: (m, k) f32; y: (m, n) f32 — with several parts m must be 1 (y slices are per row).
+ */
+export function gemv(
+  device: GPUDevice,
+  l: Linear,
+  m: number,
+  x: GPUBuffer,
+  y: GPUBuffer,
+  yOffset = 0,
+): Dispatch[] {
+  if (l.parts.length > 1 && m !== 1) throw new Error(`${l.name}: split weights need m = 1`);
+  return l.parts.map((p) => {
+    const yb =
+      l.parts.length === 1 && yOffset === 0
+        ? y
+        : { buffer: y, offset: yOffset + p.row0 * 4, size: p.rows * 4 * m };
+    const shape = { m, n: p.rows, k: l.k };
+    const bias = partBias(l, p);
+    return "qweight" in p.buffers
+      ? int4Gemv(device, shape, {
+          x,
+          qweight: p.buffers.qweight,
+          scales: p.buffers.scales,
+          y: yb,
+          ...(bias ? { bias } : {}),
+        })
+      : denseGemv(device, shape, "f32", { x, w: p.buffers.w, y: yb, ...(bias ? { bias } : {}) });
+  });
+}
+
+/** Y = X·Wᵀ for prefill (any m): one tiled GEMM. Split weights are refused (lm_head uses gemv). */
+export function gemm(device: GPUDevice, l: Linear, m: number, x: GPUBuffer, y: GPUBuffer): Dispatch {
+  const p = l.parts[0]!;
+  if (l.parts.length !== 1) {
+    throw new ModelFileError(
+      `${l.name}: ${l.n}x${l.k} exceeds one storage binding on this device for prefill`,
+    );
+  }
+  const shape = { m, n: l.n, k: l.k };
+  const bias = l.bias ? { bias: l.bias } : {};
+  return "qweight" in p.buffers
+    ? int4Gemm(device, shape, { x, qweight: p.buffers.qweight, scales: p.buffers.scales, y, ...bias })
+    : denseGemm(device, shape, "f32", { x, w: p.buffers.w, y, ...bias });
+}
+
+export function linearBytes(l: Linear): number {
+  return l.parts.reduce(
+    (s, p) =>
+      s + ("qweight" in p.buffers ? p.buffers.qweight.size + p.buffers.scales.size : p.buffers.w.size),
+    l.bias?.size ?? 0,
+  );
+}
+
+export function destroyLinear(l: Linear): void {
+  for (const p of l.parts) for (const b of Object.values(p.buffers) as GPUBuffer[]) b.destroy();
+  l.bias?.destroy();
+}

@@ -1,0 +1,226 @@
+// The Llama-family graph (Llama 2/3.x, SmolLM2, TinyLlama, Qwen2 with qkv bias, Qwen3 with qk-norm)
+// as kernel dispatches. Everything is made at load time except prefill chunks (one set per chunk
+// length, cached): a decode step is one fixed list of dispatches in one compute pass, reading the
+// token id the sampler wrote and the position from small storage buffers.
+import {
+  attentionDecode,
+  attentionDecodeScratch,
+  attentionPrefill,
+  type Dispatch,
+  defaultDecodeSplits,
+  type EmbeddingTable,
+  embedding,
+  residualAdd,
+  rmsNorm,
+  ropeKvAppend,
+  ropePhaseBuffer,
+  swiglu,
+} from "@wisp/kernels";
+import type { ModelConfig } from "../config.ts";
+import type { KvCache } from "./kv-cache.ts";
+import { gemm, gemv } from "./linear.ts";
+import type { ModelWeights } from "./weights.ts";
+
+const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+
+/** Activations for up to `chunk` tokens (shapes in f32 elements). */
+export interface Activations {
+  chunk: number;
+  /** (chunk, hidden): the residual stream */
+  x: GPUBuffer;
+  /** (chunk, hidden): normed stream */
+  h: GPUBuffer;
+  /** (chunk, (nHeads + 2·nKvHeads)·headDim) */
+  qkv: GPUBuffer;
+  /** (chunk, nHeads·headDim) */
+  attn: GPUBuffer;
+  /** (chunk, hidden): o_proj / down_proj outputs before the residual add */
+  proj: GPUBuffer;
+  /** (chunk, 2·I) */
+  gateUp: GPUBuffer;
+  /** (chunk, I) */
+  act: GPUBuffer;
+  /** (hidden): the last position's normed state, lm_head's input */
+  hLast: GPUBuffer;
+  /** (vocab padded to 4): one position's logits */
+  logits: GPUBuffer;
+  /** (chunk) u32 prompt ids of the chunk */
+  ids: GPUBuffer;
+  /** u32 [pos0, 0, 0, 0]: position of the first token of the current pass */
+  pos: GPUBuffer;
+}
+
+function createActivations(device: GPUDevice, c: ModelConfig, chunk: number): Activations {
+  const f32 = (label: string, n: number) =>
+    device.createBuffer({ label, size: Math.max(16, Math.ceil(n / 4) * 16), usage: STORAGE() });
+  const qkvWidth = (c.numHeads + 2 * c.numKvHeads) * c.headDim;
+  return {
+    chunk,
+    x: f32("x", chunk * c.hiddenSize),
+    h: f32("h", chunk * c.hiddenSize),
+    qkv: f32("qkv", chunk * qkvWidth),
+    attn: f32("attn", chunk * c.numHeads * c.headDim),
+    proj: f32("proj", chunk * c.hiddenSize),
+    gateUp: f32("gateUp", chunk * 2 * c.intermediateSize),
+    act: f32("act", chunk * c.intermediateSize),
+    hLast: f32("hLast", c.hiddenSize),
+    logits: f32("logits", c.vocabSize),
+    ids: f32("ids", chunk),
+    pos: f32("pos", 4),
+  };
+}
+
+export class LlamaGraph {
+  readonly act: Activations;
+  private readonly phase: GPUBuffer;
+  private readonly scratch: ReturnType<typeof attentionDecodeScratch>;
+  private readonly prefillCache = new Map<number, Dispatch[]>();
+  private decode?: Dispatch[];
+
+  constructor(
+    private readonly device: GPUDevice,
+    readonly config: ModelConfig,
+    readonly weights: ModelWeights,
+    readonly kv: KvCache,
+    chunk: number,
+  ) {
+    this.act = createActivations(device, config, chunk);
+    const scaling = config.ropeScaling;
+    this.phase = ropePhaseBuffer(device, {
+      headDim: config.headDim,
+      theta: config.ropeTheta,
+      ...(scaling.type === "none" ? {} : { scaling }),
+    } as Parameters<typeof ropePhaseBuffer>[1]);
+    const heads = { nHeads: config.numHeads, nKvHeads: config.numKvHeads, headDim: config.headDim };
+    this.scratch = attentionDecodeScratch(device, heads, defaultDecodeSplits(kv.capacity, config.numKvHeads));
+  }
+
+  private table(): EmbeddingTable {
+    const p = this.weights.embed.parts;
+    if (p.length !== 1)
+      throw new RangeError("the embedding table exceeds one storage binding on this device");
+    const b = p[0]!.buffers;
+    return "qweight" in b
+      ? { format: "int4", qweight: b.qweight, scales: b.scales }
+      : { format: "f32", table: b.w };
+  }
+
+  /** The transformer layers for T tokens whose embeddings are in x; prefill uses GEMM + flash attention. */
+  private layers(tokens: number, decode: boolean): Dispatch[] {
+    const { device, config: c, weights: w, kv, act: a } = this;
+    const out: Dispatch[] = [];
+    const heads = { nHeads: c.numHeads, nKvHeads: c.numKvHeads, headDim: c.headDim };
+    const qRowStride = (c.numHeads + 2 * c.numKvHeads) * c.headDim;
+    const lin = (l: (typeof w.layers)[number]["qkv"], x: GPUBuffer, y: GPUBuffer) =>
+      decode ? gemv(device, l, tokens, x, y) : [gemm(device, l, tokens, x, y)];
+    w.layers.forEach((l, i) => {
+      out.push(
+        rmsNorm(
+          device,
+          { rows: tokens, dim: c.hiddenSize, eps: c.rmsNormEps },
+          { x: a.x, weight: l.inputNorm, out: a.h },
+        ),
+      );
+      out.push(...lin(l.qkv, a.h, a.qkv));
+      out.push(
+        ropeKvAppend(
+          device,
+          { tokens, ...heads, numPages: kv.numPages, ...(c.qkNorm ? { qkNorm: { eps: c.rmsNormEps } } : {}) },
+          {
+            qkv: a.qkv,
+            pos: a.pos,
+            pageTable: kv.pageTable,
+            phase: this.phase,
+            kCache: kv.k[i]!,
+            vCache: kv.v[i]!,
+            ...(l.qNorm && l.kNorm ? { qNorm: l.qNorm, kNorm: l.kNorm } : {}),
+          },
+        ),
+      );
+      const attnIo = { q: a.qkv, k: kv.k[i]!, v: kv.v[i]!, pageTable: kv.pageTable, pos: a.pos, out: a.attn };
+      if (decode) {
+        out.push(
+          ...attentionDecode(
+            device,
+            { ...heads, qRowStride, tokens, maxSeqLen: kv.capacity },
+            { ...attnIo, scratch: this.scratch },
+            { splits: this.scratch.splits },
+          ),
+        );
+      } else {
+        out.push(attentionPrefill(device, { ...heads, qRowStride, tokens }, attnIo));
+      }
+      out.push(...lin(l.o, a.attn, a.proj));
+      out.push(residualAdd(device, { n: tokens * c.hiddenSize }, { x: a.x, y: a.proj }));
+      out.push(
+        rmsNorm(
+          device,
+          { rows: tokens, dim: c.hiddenSize, eps: c.rmsNormEps },
+          { x: a.x, weight: l.postNorm, out: a.h },
+        ),
+      );
+      out.push(...lin(l.gateUp, a.h, a.gateUp));
+      out.push(swiglu(device, { tokens, inter: c.intermediateSize }, { gateUp: a.gateUp, out: a.act }));
+      out.push(...lin(l.down, a.act, a.proj));
+      out.push(residualAdd(device, { n: tokens * c.hiddenSize }, { x: a.x, y: a.proj }));
+    });
+    return out;
+  }
+
+  /**
+   * Prefill of T ≤ chunk tokens (ids in act.ids, pos0 in act.pos): embeddings, every layer (KV
+   * written), then the final norm of all T rows into act.h. The caller copies the row it needs to
+   * hLast and runs head().
+   */
+  prefill(tokens: number): Dispatch[] {
+    let d = this.prefillCache.get(tokens);
+    if (!d) {
+      const { device, config: c, act: a } = this;
+      d = [
+        embedding(
+          device,
+          { tokens, dim: c.hiddenSize, vocab: c.vocabSize },
+          { ids: a.ids, out: a.x, ...this.table() },
+        ),
+        ...this.layers(tokens, false),
+        rmsNorm(
+          device,
+          { rows: tokens, dim: c.hiddenSize, eps: c.rmsNormEps },
+          { x: a.x, weight: this.weights.finalNorm, out: a.h },
+        ),
+      ];
+      this.prefillCache.set(tokens, d);
+    }
+    return d;
+  }
+
+  /** lm_head on hLast → logits. */
+  head(): Dispatch[] {
+    return gemv(this.device, this.weights.lmHead, 1, this.act.hLast, this.act.logits);
+  }
+
+  /**
+   * One decode step without the sampler: embed the token id at word 1 of `ids` (the sampler's state
+   * buffer), run every layer at position pos0, normalize into hLast, lm_head → logits.
+   */
+  decodeStep(ids: GPUBuffer): Dispatch[] {
+    if (!this.decode) {
+      const { device, config: c, act: a } = this;
+      this.decode = [
+        embedding(
+          device,
+          { tokens: 1, dim: c.hiddenSize, vocab: c.vocabSize, idOffset: 1 },
+          { ids, out: a.x, ...this.table() },
+        ),
+        ...this.layers(1, true),
+        rmsNorm(
+          device,
+          { rows: 1, dim: c.hiddenSize, eps: c.rmsNormEps },
+          { x: a.x, weight: this.weights.finalNorm, out: a.hLast },
+        ),
+        ...this.head(),
+      ];
+    }
+    return this.decode;
+  }
+}

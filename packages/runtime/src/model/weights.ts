@@ -1,0 +1,139 @@
+// Checkpoint tensors → GPU buffers, in the layout the Llama graph wants: q/k/v fused into one QKV
+// matmul (N = (nHeads + 2·nKvHeads)·headDim, output row [q | k | v]), gate/up fused (N = 2·I, output
+// row [gate | up]), norms as f32. Weights are widened to f32 on the CPU (exact), checked for NaN,
+// then quantized to INT4 on the GPU (bit-identical to the CPU spec) unless quant is "f32". GGUF Q4_0
+// is repacked losslessly instead of re-quantized.
+import { repackQ4_0 } from "@wisp/kernels";
+import type { ModelConfig } from "../config.ts";
+import { ModelFileError } from "../errors.ts";
+import { assertFinite, type TensorSet, toF32 } from "../loader/tensor.ts";
+import { type Linear, linearFromF32, linearFromInt4, type Quant, uploadF32 } from "./linear.ts";
+
+export interface LayerWeights {
+  /** (hidden) f32 */
+  inputNorm: GPUBuffer;
+  postNorm: GPUBuffer;
+  /** ((nHeads + 2·nKvHeads)·headDim, hidden), bias for Qwen2 */
+  qkv: Linear;
+  /** (hidden, nHeads·headDim) */
+  o: Linear;
+  /** (2·I, hidden) */
+  gateUp: Linear;
+  /** (hidden, I) */
+  down: Linear;
+  /** (headDim) f32, Qwen3 */
+  qNorm?: GPUBuffer;
+  kNorm?: GPUBuffer;
+}
+
+export interface ModelWeights {
+  quant: Quant;
+  /** The token embedding (vocab, hidden) as a Linear: its parts are the gather tables; tied lm_head reuses it. */
+  embed: Linear;
+  layers: LayerWeights[];
+  /** (hidden) f32 */
+  finalNorm: GPUBuffer;
+  lmHead: Linear;
+}
+
+export interface LoadProgress {
+  phase: "quantize";
+  loaded: number;
+  total: number;
+}
+
+async function readF32(tensors: TensorSet, name: string): Promise<Float32Array> {
+  const t = await tensors.readTensor(name);
+  if (t.dtype === "Q4_0") {
+    throw new ModelFileError(`${name}: Q4_0 is only supported for matrix weights`, { tensor: name });
+  }
+  const data = toF32(t.dtype === "Q8_0" ? "F32" : t.dtype, t.data);
+  assertFinite(name, "F32", data);
+  return data;
+}
+
+function concatRows(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+export async function loadWeights(
+  device: GPUDevice,
+  config: ModelConfig,
+  tensors: TensorSet,
+  quant: Quant,
+  onProgress?: (p: LoadProgress) => void,
+): Promise<ModelWeights> {
+  const { hiddenSize: h, intermediateSize: inter, numHeads, numKvHeads, headDim, vocabSize } = config;
+  const total = config.numLayers + 2;
+  let loaded = 0;
+  const step = () => onProgress?.({ phase: "quantize", loaded: ++loaded, total });
+
+  /** One matrix (n, k): GGUF Q4_0 is repacked when the storage is INT4, anything else widened. */
+  const matrix = async (name: string, n: number, k: number): Promise<Linear> => {
+    const info = tensors.tensors.get(name);
+    if (info?.dtype === "Q4_0" && quant === "int4") {
+      const t = await tensors.readTensor(name);
+      return linearFromInt4(device, name, repackQ4_0(t.data, n, k));
+    }
+    return linearFromF32(device, name, await readF32(tensors, name), n, k, quant);
+  };
+  const fused = async (label: string, names: string[], ns: number[], k: number, biasNames?: string[]) => {
+    const w = concatRows(await Promise.all(names.map((n) => readF32(tensors, n))));
+    const bias = biasNames
+      ? concatRows(await Promise.all(biasNames.map((n) => readF32(tensors, n))))
+      : undefined;
+    return linearFromF32(
+      device,
+      label,
+      w,
+      ns.reduce((a, b) => a + b, 0),
+      k,
+      quant,
+      bias,
+    );
+  };
+  const vector = async (name: string) => uploadF32(device, name, await readF32(tensors, name));
+
+  const embed = await matrix("model.embed_tokens.weight", vocabSize, h);
+  step();
+  const layers: LayerWeights[] = [];
+  for (let i = 0; i < config.numLayers; i++) {
+    const p = `model.layers.${i}`;
+    const a = `${p}.self_attn`;
+    const qkvNames = ["q_proj", "k_proj", "v_proj"].map((n) => `${a}.${n}.weight`);
+    const qkvRows = [numHeads * headDim, numKvHeads * headDim, numKvHeads * headDim];
+    const biasNames = config.attentionBias
+      ? ["q_proj", "k_proj", "v_proj"].map((n) => `${a}.${n}.bias`)
+      : undefined;
+    const layer: LayerWeights = {
+      inputNorm: await vector(`${p}.input_layernorm.weight`),
+      postNorm: await vector(`${p}.post_attention_layernorm.weight`),
+      qkv: await fused(`${a}.qkv`, qkvNames, qkvRows, h, biasNames),
+      o: await matrix(`${a}.o_proj.weight`, h, numHeads * headDim),
+      gateUp: await fused(
+        `${p}.mlp.gate_up`,
+        [`${p}.mlp.gate_proj.weight`, `${p}.mlp.up_proj.weight`],
+        [inter, inter],
+        h,
+      ),
+      down: await matrix(`${p}.mlp.down_proj.weight`, h, inter),
+    };
+    if (config.qkNorm) {
+      layer.qNorm = await vector(`${a}.q_norm.weight`);
+      layer.kNorm = await vector(`${a}.k_norm.weight`);
+    }
+    layers.push(layer);
+    step();
+  }
+  const finalNorm = await vector("model.norm.weight");
+  const lmHead = config.tieWordEmbeddings ? embed : await matrix("lm_head.weight", vocabSize, h);
+  step();
+  await device.queue.onSubmittedWorkDone();
+  return { quant, embed, layers, finalNorm, lmHead };
+}
