@@ -22,8 +22,8 @@ export default defineConfig({
     launchOptions: { executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, "--enable-unsafe-webgpu"] },
   },
   webServer: {
-    command: "vite --config kernel-smoke/vite.config.ts --port 5183 --strictPort --host 127.0.0.1",
-    url: "http://127.0.0.1:5183/",
+    command: "vite --config pages/vite.config.ts --port 5183 --strictPort --host 127.0.0.1",
+    url: "http://127.0.0.1:5183/kernel-smoke.html",
     reuseExistingServer: false,
     timeout: 120_000,
   },

@@ -4,7 +4,7 @@ import { CHROMIUM, CHROMIUM_ARGS } from "../playwright.config.ts";
 test("kernel smoke cases pass on Chromium's WebGPU", async ({ page }, info) => {
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
-  await page.goto("/");
+  await page.goto("/kernel-smoke.html");
   await page.waitForFunction(() => window.__wispSmoke?.done === true, undefined, { timeout: 540_000 });
   const state = await page.evaluate(() => window.__wispSmoke!);
   await page.screenshot({ path: info.outputPath("kernel-smoke.png"), fullPage: true });
@@ -20,7 +20,7 @@ test("without WebGPU the harness fails with NoAdapterError instead of skipping",
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   try {
     const page = await browser.newPage();
-    await page.goto("http://127.0.0.1:5183/");
+    await page.goto("http://127.0.0.1:5183/kernel-smoke.html");
     await page.waitForFunction(() => window.__wispSmoke?.done === true, undefined, { timeout: 60_000 });
     const state = await page.evaluate(() => window.__wispSmoke!);
     expect(state.results).toEqual([]);
