@@ -10,7 +10,11 @@ test("stories260K in Chromium: greedy f32 tokens equal llama2.c's forward pass",
   const model = readLlama2c(new Uint8Array(readFileSync(`${stories}/original/stories260K.bin`)));
   const forward = llama2cForward(model);
   const expected: number[] = [];
-  for (let pos = 0, token = 1; pos < steps; pos++) expected.push((token = argmax(forward(token, pos))));
+  let token = 1;
+  for (let pos = 0; pos < steps; pos++) {
+    token = argmax(forward(token, pos));
+    expected.push(token);
+  }
 
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
