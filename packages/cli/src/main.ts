@@ -59,11 +59,16 @@ export class UsageError extends Error {
 
 /** Exits once stdout and stderr are flushed (a pipe write is asynchronous in Node). */
 function exit(code: number): void {
+  clearInterval(keepAlive);
   let pending = 2;
   const done = () => --pending === 0 && process.exit(code);
   process.stdout.write("", done);
   process.stderr.write("", done);
 }
+
+// Dawn does not hold Node's event loop open while GPU work or a mapAsync is pending; without this the
+// process can exit mid-generation once stdin closes (seen with `wisp chat` fed from a pipe).
+const keepAlive = setInterval(() => {}, 1 << 30);
 
 main(process.argv.slice(2)).then(
   () => exit(0),

@@ -1,0 +1,36 @@
+// @wisp/sdk/backend: the runtime in-thread. Node hosts (a Dawn device) and tests use the same
+// OpenAI-style engine as the browser, without a worker.
+import { WispEngine } from "../client/engine.ts";
+import type { LoadProgress, Quant } from "../protocol.ts";
+import { inThreadConnection } from "../transport.ts";
+import { type LocalBackendOptions, type LocalModelSpec, LocalWispBackend } from "./local.ts";
+
+export { requestWispDevice } from "./device.ts";
+export {
+  type LocalBackendOptions,
+  type LocalLoadRequest,
+  type LocalModelSpec,
+  LocalWispBackend,
+} from "./local.ts";
+export { NO_ADAPTER, NO_WEBGPU } from "./messages.ts";
+
+export interface LocalEngineOptions extends LocalBackendOptions {
+  model: LocalModelSpec;
+  label?: string;
+  quant?: Quant;
+  contextLength?: number;
+  onProgress?: (progress: LoadProgress) => void;
+}
+
+/** An engine whose runtime runs on the calling thread (pass `device` in Node). */
+export function createLocalEngine(options: LocalEngineOptions): Promise<WispEngine> {
+  const { model, label, quant, contextLength, onProgress, ...backendOptions } = options;
+  const backend = new LocalWispBackend(backendOptions);
+  const request = {
+    model,
+    ...(label ? { label } : {}),
+    ...(quant ? { quant } : {}),
+    ...(contextLength ? { contextLength } : {}),
+  };
+  return WispEngine.connect(inThreadConnection(backend), () => backend.load(request, onProgress));
+}

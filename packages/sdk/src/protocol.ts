@@ -1,0 +1,137 @@
+// The worker boundary: only types. One narrow interface, `WispWorkerApi`, implemented in-thread by
+// LocalWispBackend (Node, tests) and proxied through Comlink from the module worker the SDK creates.
+// Everything here is structured-cloneable except where a comment says "in-thread only". Callbacks are
+// passed with Comlink.proxy across the worker; a token stream is ONE callback per request that
+// receives batches, so the token loop never waits for a round trip to the main thread.
+//
+// Cache operations (list/delete cached models) are not part of the interface yet: the weight store
+// does not exist; they arrive with it.
+
+// Kept free of runtime imports so the public declarations stand alone (the same unions as the runtime's).
+/** Weight storage: INT4 (quantized on the GPU at load) or unquantized f32. */
+export type Quant = "int4" | "f32";
+/** "abort": the request's signal fired (or the engine was unloaded) before it finished. */
+export type FinishReason = "stop" | "length" | "abort";
+
+/** Where the model comes from, resolved on the main thread (URLs are absolute). */
+export type ModelSpec =
+  | { kind: "url"; url: string; files?: string[]; ggufFile?: string }
+  | { kind: "hf"; id: string; revision?: string; endpoint?: string }
+  | { kind: "files"; files: File[]; ggufFile?: string };
+
+export interface LoadRequest {
+  model: ModelSpec;
+  /** How responses name the model (default: the URL, hub id or "local files"). */
+  label?: string;
+  /** Weight storage: "int4" (default, quantized on the GPU at load) or "f32". */
+  quant?: Quant;
+  /** KV cache size in tokens (default min(model maximum, 4096)). */
+  contextLength?: number;
+}
+
+export interface LoadProgress {
+  /** "quantize" while weights are read and packed, "compile" while pipelines are built. */
+  phase: string;
+  loaded: number;
+  total: number;
+  /** 0..1 within the phase. */
+  fraction: number;
+}
+
+export interface ModelInfo {
+  /** What the caller named (hub id, URL, or "local files"). */
+  model: string;
+  architecture: string;
+  vocabSize: number;
+  contextLength: number;
+  quant: Quant;
+  /** False when the tokenizer ships no chat template and the documented fallback renders chats. */
+  hasChatTemplate: boolean;
+  loadMs: number;
+  adapter: string;
+}
+
+/** Sampling and stopping, already validated and defaulted by the SDK (openai/request.ts). */
+export interface GenerationParams {
+  maxTokens: number;
+  temperature: number;
+  topP: number;
+  topK: number;
+  minP: number;
+  repetitionPenalty: number;
+  frequencyPenalty: number;
+  presencePenalty: number;
+  /** u32; absent → random. */
+  seed?: number;
+  stop: string[];
+}
+
+/** One chat turn as the template sees it (content already flattened to text). */
+export interface WireMessage {
+  role: string;
+  content: string;
+  [key: string]: unknown;
+}
+
+export interface ChatGenerationRequest {
+  requestId: string;
+  messages: WireMessage[];
+  params: GenerationParams;
+}
+
+export interface TextGenerationRequest {
+  requestId: string;
+  /** Raw text (tokenized with the model's special tokens, e.g. BOS) or token ids used as they are. */
+  prompt: string | number[];
+  params: GenerationParams;
+}
+
+/** Tokens generated since the previous batch, struct-of-arrays (cheap to clone). */
+export interface TokenBatch {
+  ids: number[];
+  /** The text each token completed (may be "" while a multi-byte character or a possible stop string is held). */
+  text: string[];
+  /** Natural-log probability of each chosen token under the sampling distribution. */
+  logprobs: number[];
+}
+
+export interface GenerationTimings {
+  prefillMs: number;
+  decodeMs: number;
+  prefillTokensPerSecond: number;
+  decodeTokensPerSecond: number;
+}
+
+export interface GenerationOutcome {
+  requestId: string;
+  /** The whole generated text; the batches' text concatenated is a prefix of it (a held tail may follow). */
+  text: string;
+  finishReason: FinishReason;
+  promptTokens: number;
+  completionTokens: number;
+  timings: GenerationTimings;
+  /** Tokens the engine produced after the worker saw the abort (0 or 1: it stops within one token). */
+  tokensAfterAbort: number;
+}
+
+export interface EngineStats {
+  loaded: boolean;
+  model?: ModelInfo;
+  /** Requests running or queued now. */
+  activeRequests: number;
+  requestsServed: number;
+  lastRequest?: GenerationOutcome;
+}
+
+export type BatchCallback = (batch: TokenBatch) => void | Promise<void>;
+export type ProgressCallback = (progress: LoadProgress) => void | Promise<void>;
+
+export interface WispWorkerApi {
+  load(request: LoadRequest, onProgress?: ProgressCallback): Promise<ModelInfo>;
+  unload(): Promise<void>;
+  chatCompletion(request: ChatGenerationRequest, onChunk: BatchCallback): Promise<GenerationOutcome>;
+  completion(request: TextGenerationRequest, onChunk: BatchCallback): Promise<GenerationOutcome>;
+  /** Stops a running request (within one token) or drops a queued one; unknown ids are ignored. */
+  abort(requestId: string): Promise<void>;
+  stats(): Promise<EngineStats>;
+}
