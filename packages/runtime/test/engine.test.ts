@@ -8,13 +8,29 @@ import { folderSource } from "../src/loader/node-files.ts";
 
 const hf = new URL("../../../../shared/models/stories260K/hf", import.meta.url).pathname;
 let engine: Engine;
+const progress: Array<{ phase: string; loaded: number; total: number; fraction: number }> = [];
 
 beforeAll(async () => {
   const { device } = await nodeDevice();
-  engine = await Engine.load(device, folderSource(hf), { quant: "f32", contextLength: 96 });
+  engine = await Engine.load(device, folderSource(hf), {
+    quant: "f32",
+    contextLength: 96,
+    onProgress: (p) => progress.push(p),
+  });
 });
 
 describe("engine", () => {
+  it("reports every load phase in order, each ending at fraction 1", () => {
+    const phases = [...new Set(progress.map((p) => p.phase))];
+    expect(phases).toEqual(["download", "quantize", "compile", "warmup"]);
+    for (const phase of phases) {
+      const last = progress.filter((p) => p.phase === phase).at(-1)!;
+      expect(last.fraction, phase).toBe(1);
+    }
+    const download = progress.filter((p) => p.phase === "download").at(-1)!;
+    expect(download.total).toBe(1_044_984 - 8 - 4848); // model.safetensors minus its header
+  });
+
   it("same seed → same tokens; another seed → other tokens; sampled text streams completely", async () => {
     const prompt = engine.tokenizer!.encode("Once upon a time");
     const opts = { maxTokens: 24, temperature: 1, topP: 0.95, topK: 40, seed: 1234, ignoreEos: true };

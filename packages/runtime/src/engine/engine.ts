@@ -27,6 +27,7 @@ export interface LoadOptions {
   requireTokenizer?: boolean;
   /** Where tokenizer.json etc. live when not beside the weights (a GGUF file's tokenizer is not read yet). */
   tokenizerSource?: FileSource;
+  /** Phases in order: "download" (bytes), "quantize" (layers), "compile", "warmup"; fraction 0..1 each. */
   onProgress?: (p: { phase: string; loaded: number; total: number; fraction: number }) => void;
 }
 
@@ -84,6 +85,11 @@ export class Engine {
     engine.graph.decodeStep(sampler.state); // builds every decode pipeline now, not at the first token
     await device.queue.onSubmittedWorkDone();
     options.onProgress?.({ phase: "compile", loaded: 1, total: 1, fraction: 1 });
+    // Warm-up: one prefill + two decode steps, so drivers that compile lazily do it now, not at the
+    // user's first token.
+    options.onProgress?.({ phase: "warmup", loaded: 0, total: 1, fraction: 0 });
+    await engine.generate([config.bosTokenId ?? 0], { maxTokens: 3, temperature: 0, ignoreEos: true });
+    options.onProgress?.({ phase: "warmup", loaded: 1, total: 1, fraction: 1 });
     return engine;
   }
 

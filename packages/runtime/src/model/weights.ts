@@ -36,14 +36,17 @@ export interface ModelWeights {
   lmHead: Linear;
 }
 
+/** "download": bytes of tensors read from the source (the network for a URL); "quantize": layers done. */
 export interface LoadProgress {
-  phase: "quantize";
+  phase: "download" | "quantize";
   loaded: number;
   total: number;
 }
 
-async function readF32(tensors: TensorSet, name: string): Promise<Float32Array> {
-  const t = await tensors.readTensor(name);
+type ReadTensor = (name: string) => ReturnType<TensorSet["readTensor"]>;
+
+async function readF32(read: ReadTensor, name: string): Promise<Float32Array> {
+  const t = await read(name);
   if (t.dtype === "Q4_0") {
     throw new ModelFileError(`${name}: Q4_0 is only supported for matrix weights`, { tensor: name });
   }
@@ -73,20 +76,28 @@ export async function loadWeights(
   const total = config.numLayers + 2;
   let loaded = 0;
   const step = () => onProgress?.({ phase: "quantize", loaded: ++loaded, total });
+  const totalBytes = [...tensors.tensors.values()].reduce((s, t) => s + t.byteLength, 0);
+  let readBytes = 0;
+  const read: ReadTensor = async (name) => {
+    const t = await tensors.readTensor(name);
+    readBytes += t.data.byteLength;
+    onProgress?.({ phase: "download", loaded: readBytes, total: totalBytes });
+    return t;
+  };
 
   /** One matrix (n, k): GGUF Q4_0 is repacked when the storage is INT4, anything else widened. */
   const matrix = async (name: string, n: number, k: number): Promise<Linear> => {
     const info = tensors.tensors.get(name);
     if (info?.dtype === "Q4_0" && quant === "int4") {
-      const t = await tensors.readTensor(name);
+      const t = await read(name);
       return linearFromInt4(device, name, repackQ4_0(t.data, n, k));
     }
-    return linearFromF32(device, name, await readF32(tensors, name), n, k, quant);
+    return linearFromF32(device, name, await readF32(read, name), n, k, quant);
   };
   const fused = async (label: string, names: string[], ns: number[], k: number, biasNames?: string[]) => {
-    const w = concatRows(await Promise.all(names.map((n) => readF32(tensors, n))));
+    const w = concatRows(await Promise.all(names.map((n) => readF32(read, n))));
     const bias = biasNames
-      ? concatRows(await Promise.all(biasNames.map((n) => readF32(tensors, n))))
+      ? concatRows(await Promise.all(biasNames.map((n) => readF32(read, n))))
       : undefined;
     return linearFromF32(
       device,
@@ -98,7 +109,7 @@ export async function loadWeights(
       bias,
     );
   };
-  const vector = async (name: string) => uploadF32(device, name, await readF32(tensors, name));
+  const vector = async (name: string) => uploadF32(device, name, await readF32(read, name));
 
   const embed = await matrix("model.embed_tokens.weight", vocabSize, h);
   step();

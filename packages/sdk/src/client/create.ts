@@ -17,7 +17,7 @@ export interface CreateEngineOptions {
   quant?: Quant;
   /** KV cache size in tokens (default: the model's maximum, at most 4096). */
   contextLength?: number;
-  /** Load progress: phase ("quantize", "compile"), loaded/total, fraction 0..1. */
+  /** Load progress: phase ("download" bytes, "quantize" layers, "compile", "warmup"), loaded/total, fraction 0..1. */
   onProgress?: (progress: LoadProgress) => void;
   /** Where wisp-worker.js is served, when not beside the SDK script (e.g. after a bundler moved files). */
   workerUrl?: string | URL;
