@@ -3,9 +3,8 @@
 // row [gate | up]), norms as f32. Weights are widened to f32 on the CPU (exact), checked for NaN,
 // then quantized to INT4 on the GPU (bit-identical to the CPU spec) unless quant is "f32". GGUF Q4_0
 // is repacked losslessly instead of re-quantized.
-import { repackQ4_0 } from "@wisp/kernels";
+import { dequantizeInt4, repackQ4_0 } from "@wisp/kernels";
 import type { ModelConfig } from "../config.ts";
-import { ModelFileError } from "../errors.ts";
 import { assertFinite, type TensorSet, toF32 } from "../loader/tensor.ts";
 import { type Linear, linearFromF32, linearFromInt4, type Quant, uploadF32 } from "./linear.ts";
 
@@ -48,7 +47,10 @@ type ReadTensor = (name: string) => ReturnType<TensorSet["readTensor"]>;
 async function readF32(read: ReadTensor, name: string): Promise<Float32Array> {
   const t = await read(name);
   if (t.dtype === "Q4_0") {
-    throw new ModelFileError(`${name}: Q4_0 is only supported for matrix weights`, { tensor: name });
+    // Exact: (q - 8)·d with an f16 d is representable in f32. Re-quantizing it (fused q/k/v, gate/up)
+    // gives back the same blocks, since every llama.cpp Q4_0 block holds its -8·d element.
+    const [n, k] = t.shape.length === 2 ? (t.shape as [number, number]) : [1, t.shape[0]!];
+    return Float32Array.from(dequantizeInt4(repackQ4_0(t.data, n, k)));
   }
   const data = toF32(t.dtype === "Q8_0" ? "F32" : t.dtype, t.data);
   assertFinite(name, "F32", data);
