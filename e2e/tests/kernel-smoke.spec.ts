@@ -16,7 +16,7 @@ test("kernel smoke cases pass on Chromium's WebGPU", async ({ page }, info) => {
   console.log(`${state.adapter}: ${state.results.length} smoke cases passed`);
 });
 
-test("without WebGPU the harness fails with NoAdapterError instead of skipping", async () => {
+test("without WebGPU the harness fails with WebGPUUnavailable instead of skipping", async () => {
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   try {
     const page = await browser.newPage();
@@ -24,7 +24,9 @@ test("without WebGPU the harness fails with NoAdapterError instead of skipping",
     await page.waitForFunction(() => window.__wispSmoke?.done === true, undefined, { timeout: 60_000 });
     const state = await page.evaluate(() => window.__wispSmoke!);
     expect(state.results).toEqual([]);
-    expect(state.error).toMatch(/NoAdapterError|WebGPU is not available/);
+    expect(state.error).toMatch(
+      /^WebGPUUnavailable: (no WebGPU adapter found|WebGPU is not available) in Chromium/,
+    );
   } finally {
     await browser.close();
   }

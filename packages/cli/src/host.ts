@@ -1,17 +1,15 @@
 // Node host plumbing: a Dawn device with the adapter's real limits, and a model source from a path or URL.
 import { existsSync, statSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
-import { acquireDevice } from "@wisp/gpu-test";
-import { nodeGpu } from "@wisp/gpu-test/node";
 import {
   type Engine,
   type FileSource,
   hfSource,
   type LoadOptions,
+  requestDevice,
   urlSource,
-  WebGPUUnavailable,
 } from "@wisp/runtime";
-import { folderSource } from "@wisp/runtime/node";
+import { folderSource, nodeGpu } from "@wisp/runtime/node";
 
 let device: Promise<GPUDevice> | undefined;
 /** Kept alive for the process: Dawn tears its instance down when the GPU/adapter objects are collected. */
@@ -19,15 +17,13 @@ const keep: unknown[] = [];
 
 export function nodeDevice(): Promise<GPUDevice> {
   device ??= (async () => {
-    try {
-      const a = await acquireDevice(await nodeGpu(), "Node (Dawn)");
-      keep.push(a.gpu, a.adapter);
-      return a.device;
-    } catch (e) {
-      throw new WebGPUUnavailable(
-        `no WebGPU adapter: ${(e as Error).message}. Install a Vulkan driver (or Debian chromium for SwiftShader)`,
-      );
-    }
+    const hint = "install a Vulkan driver (or Debian chromium, whose SwiftShader gives a CPU fallback)";
+    const a = await requestDevice(await nodeGpu(), {
+      noWebGPU: `Dawn (npm webgpu) could not start: ${hint}`,
+      noAdapter: `no WebGPU adapter: ${hint}`,
+    });
+    keep.push(a.gpu, a.adapter);
+    return a.device;
   })();
   return device;
 }

@@ -1,49 +1,17 @@
 // Host-agnostic: given a GPU (navigator.gpu in a browser, Dawn's in Node), acquire a device with the
 // adapter's real limits. No adapter is an error, never a skip.
 
-export class NoAdapterError extends Error {
-  override name = "NoAdapterError";
-}
+import { requestDevice, type WispDevice } from "@wisp/runtime";
 
-/** Features the kernels may use when present; the device asks for those the adapter has. */
-const OPTIONAL_FEATURES: GPUFeatureName[] = ["timestamp-query", "subgroups", "shader-f16"];
+export type AcquiredDevice = WispDevice;
 
-export interface AcquiredDevice {
-  device: GPUDevice;
-  /** Kept referenced: Dawn in Node tears the native instance down when the GPU/adapter objects are
-   * garbage-collected, even while a device made from them is alive (a segfault mid-test). */
-  gpu: GPU;
-  adapter: GPUAdapter;
-  adapterInfo: { vendor: string; architecture: string; device: string; description: string };
-  features: string[];
-}
-
-export async function acquireDevice(gpu: GPU | undefined, where: string): Promise<AcquiredDevice> {
-  if (!gpu) throw new NoAdapterError(`WebGPU is not available in ${where} (no navigator.gpu)`);
-  const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
-  if (!adapter) throw new NoAdapterError(`no WebGPU adapter found in ${where}`);
-  const requiredLimits: Record<string, number> = {};
-  // The limits object exposes its fields as prototype getters; walk the prototype to copy them all.
-  const proto = Object.getPrototypeOf(adapter.limits) as object;
-  for (const key of Object.keys(Object.getOwnPropertyDescriptors(proto))) {
-    const value = (adapter.limits as unknown as Record<string, unknown>)[key];
-    if (typeof value === "number") requiredLimits[key] = value;
-  }
-  const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f));
-  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
-  const info = adapter.info;
-  return {
-    device,
-    gpu,
-    adapter,
-    adapterInfo: {
-      vendor: info?.vendor ?? "",
-      architecture: info?.architecture ?? "",
-      device: info?.device ?? "",
-      description: info?.description ?? "",
-    },
-    features: [...device.features].map(String).sort(),
-  };
+/** The runtime's device acquisition (real limits, optional features), with messages naming the host.
+ * No adapter throws WebGPUUnavailable: a test then fails, it never skips. */
+export function acquireDevice(gpu: GPU | undefined, where: string): Promise<AcquiredDevice> {
+  return requestDevice(gpu, {
+    noWebGPU: `WebGPU is not available in ${where} (no navigator.gpu)`,
+    noAdapter: `no WebGPU adapter found in ${where}`,
+  });
 }
 
 /** Runs fn inside validation, out-of-memory and internal error scopes; any captured error throws. */

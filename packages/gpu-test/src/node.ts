@@ -1,24 +1,12 @@
-// Node host: Dawn through the npm `webgpu` package. Without a GPU, Debian chromium's SwiftShader
-// Vulkan ICD is used; on the lent NVIDIA machine .device/setup.sh points Vulkan at the real driver.
-import { existsSync } from "node:fs";
+// Node host for tests: the runtime's Dawn bootstrap, one device per process (vitest runs each test
+// file in its own fork).
+import { nodeGpu } from "@wisp/runtime/node";
 import { type AcquiredDevice, acquireDevice } from "./device.ts";
-
-const SWIFTSHADER_ICD = "/usr/lib/chromium/vk_swiftshader_icd.json";
 
 let cached: Promise<AcquiredDevice> | undefined;
 
-export async function nodeGpu(): Promise<GPU> {
-  if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && existsSync(SWIFTSHADER_ICD)) {
-    process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
-  }
-  // The Vulkan loader complains on stderr without it.
-  process.env.XDG_RUNTIME_DIR ??= "/tmp";
-  const webgpu = await import("webgpu");
-  Object.assign(globalThis, webgpu.globals);
-  return webgpu.create([]) as GPU;
-}
+export { nodeGpu };
 
-/** One device per process (vitest runs each test file in its own fork). */
 export function nodeDevice(): Promise<AcquiredDevice> {
   cached ??= nodeGpu().then((gpu) => acquireDevice(gpu, "Node (Dawn)"));
   return cached;

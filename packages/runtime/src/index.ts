@@ -1,4 +1,5 @@
 export * from "./config.ts";
+export * from "./device.ts";
 export * from "./engine/engine.ts";
 export * from "./engine/stop.ts";
 export * from "./errors.ts";
