@@ -1,5 +1,6 @@
 import { type Binding, ceilDiv, type Dispatch, type KernelSource, makeDispatch, uniform } from "../kernel.ts";
-import code from "./dense_gemm.wgsl?raw";
+import formatCode from "./dense_gemm.wgsl?raw";
+import tileMain from "./gemm_tile_main.wgsl?raw";
 import {
   defaultGemmTile,
   dummyStorage,
@@ -11,7 +12,7 @@ import {
 
 export const denseGemmSource: KernelSource = {
   name: "dense_gemm",
-  code,
+  code: `${formatCode}\n${tileMain}`,
   bindings: ["uniform", "read-only-storage", "read-only-storage", "read-only-storage", "storage"],
 };
 

@@ -7,11 +7,12 @@ import {
   makeDispatch,
   uniform,
 } from "../kernel.ts";
-import code from "./int4_gemm.wgsl?raw";
+import tileMain from "./gemm_tile_main.wgsl?raw";
+import formatCode from "./int4_gemm.wgsl?raw";
 
 export const int4GemmSource: KernelSource = {
   name: "int4_gemm",
-  code,
+  code: `${formatCode}\n${tileMain}`,
   bindings: [
     "uniform",
     "read-only-storage",
