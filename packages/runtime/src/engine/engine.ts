@@ -117,14 +117,21 @@ export class Engine {
     this.device.queue.submit([enc.finish()]);
   }
 
-  /** Runs the prompt through every layer in chunks (KV filled); the final norm of the last chunk is in act.h. */
-  private prefill(ids: readonly number[]): void {
+  /**
+   * Runs the prompt through every layer in chunks (KV filled); after each chunk its final-normed rows
+   * are in act.h, where `afterChunk` may read them before the next chunk overwrites them.
+   */
+  private async prefill(
+    ids: readonly number[],
+    afterChunk?: (tokens: number) => Promise<void>,
+  ): Promise<void> {
     const a = this.graph.act;
     for (let start = 0; start < ids.length; start += a.chunk) {
       const tokens = Math.min(a.chunk, ids.length - start);
       this.device.queue.writeBuffer(a.ids, 0, Uint32Array.from(ids.slice(start, start + tokens)));
       this.device.queue.writeBuffer(a.pos, 0, Uint32Array.of(start, 0, 0, 0));
       this.submit([this.graph.prefill(tokens)]);
+      await afterChunk?.(tokens);
     }
   }
 
@@ -150,11 +157,7 @@ export class Engine {
         size: Math.ceil(v / 4) * 16,
         usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
       });
-      for (let start = 0; start < ids.length; start += act.chunk) {
-        const tokens = Math.min(act.chunk, ids.length - start);
-        this.device.queue.writeBuffer(act.ids, 0, Uint32Array.from(ids.slice(start, start + tokens)));
-        this.device.queue.writeBuffer(act.pos, 0, Uint32Array.of(start, 0, 0, 0));
-        this.submit([this.graph.prefill(tokens)]);
+      await this.prefill(ids, async (tokens) => {
         for (let t = 0; t < tokens; t++) {
           this.submit([
             (enc) => enc.copyBufferToBuffer(act.h, t * h * 4, act.hLast, 0, h * 4),
@@ -165,7 +168,7 @@ export class Engine {
           out.push(new Float32Array(read.getMappedRange().slice(0, v * 4)));
           read.unmap();
         }
-      }
+      });
       read.destroy();
       return out;
     });
@@ -198,7 +201,7 @@ export class Engine {
       promptIds,
     );
     if (countPrompt.length) this.submit([countPrompt]);
-    this.prefill(promptIds);
+    await this.prefill(promptIds);
     const last = promptIds.length - 1;
     // step 0: the first token, sampled from the prompt's last position
     const readSlot = (step: number) => (enc: GPUCommandEncoder) => {

@@ -11,6 +11,7 @@ import {
   writeSamplingParams,
   writeSamplingState,
 } from "@wisp/kernels";
+import { storageBuffer } from "../model/linear.ts";
 
 const RING = 64;
 
@@ -37,9 +38,7 @@ export class GpuSampler {
     logits: GPUBuffer,
     private readonly maxHistory: number,
   ) {
-    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
-    const buf = (label: string, bytes: number) =>
-      device.createBuffer({ label, size: Math.max(16, Math.ceil(bytes / 16) * 16), usage });
+    const buf = (label: string, bytes: number) => storageBuffer(device, label, bytes);
     this.params = samplingParamsBuffer(device, { temperature: 0 });
     this.state = samplingStateBuffer(device);
     this.tokenOut = buf("sampler.tokens", RING * 4);

@@ -32,8 +32,6 @@ export interface Linear {
   name: string;
 }
 
-const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
-
 /** Bytes per row as stored (INT4: quant words + the row's share of scales, rounded up). */
 function rowBytes(quant: Quant, k: number): number {
   return quant === "int4" ? Math.ceil(k / BLOCK) * 18 : k * 4;
@@ -49,12 +47,14 @@ function splitRows(device: GPUDevice, quant: Quant, n: number, k: number): numbe
   return parts;
 }
 
-function buffer(device: GPUDevice, label: string, bytes: number): GPUBuffer {
-  return device.createBuffer({ label, size: Math.max(16, Math.ceil(bytes / 16) * 16), usage: STORAGE() });
+/** A storage buffer (copyable both ways) of at least `bytes`, rounded up to whole vec4s (16 bytes). */
+export function storageBuffer(device: GPUDevice, label: string, bytes: number): GPUBuffer {
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+  return device.createBuffer({ label, size: Math.max(16, Math.ceil(bytes / 16) * 16), usage });
 }
 
 export function uploadF32(device: GPUDevice, label: string, data: Float32Array): GPUBuffer {
-  const b = buffer(device, label, data.byteLength);
+  const b = storageBuffer(device, label, data.byteLength);
   device.queue.writeBuffer(b, 0, data as Float32Array<ArrayBuffer>);
   return b;
 }
@@ -68,8 +68,8 @@ function quantizeOnGpu(
   k: number,
 ): PartBuffers {
   const kb = Math.ceil(k / BLOCK);
-  const qweight = buffer(device, `${label}.qweight`, rows * kb * 16);
-  const scales = buffer(device, `${label}.scales`, Math.ceil((rows * kb) / 2) * 4);
+  const qweight = storageBuffer(device, `${label}.qweight`, rows * kb * 16);
+  const scales = storageBuffer(device, `${label}.scales`, Math.ceil((rows * kb) / 2) * 4);
   // Upload in chunks of ≤ 64 MiB of f32 so the staging copy stays small; chunk row starts keep
   // r0·kb even (whole scale words per dispatch).
   const chunkRows = Math.max(2, Math.floor((64 << 20) / (k * 4) / 2) * 2);
@@ -114,8 +114,8 @@ export function linearFromF32(
 export function linearFromInt4(device: GPUDevice, name: string, m: Int4Matrix): Linear {
   const parts = splitRows(device, "int4", m.n, m.k);
   if (parts.length !== 1) throw new ModelFileError(`${name}: pre-quantized tensor too large for one binding`);
-  const qweight = buffer(device, `${name}.qweight`, m.qweight.byteLength);
-  const scales = buffer(device, `${name}.scales`, m.scales.byteLength);
+  const qweight = storageBuffer(device, `${name}.qweight`, m.qweight.byteLength);
+  const scales = storageBuffer(device, `${name}.scales`, m.scales.byteLength);
   device.queue.writeBuffer(qweight, 0, m.qweight as Uint32Array<ArrayBuffer>);
   device.queue.writeBuffer(scales, 0, m.scales as Uint32Array<ArrayBuffer>);
   return {

@@ -18,10 +18,8 @@ import {
 } from "@wisp/kernels";
 import type { ModelConfig } from "../config.ts";
 import type { KvCache } from "./kv-cache.ts";
-import { gemm, gemv } from "./linear.ts";
+import { gemm, gemv, storageBuffer } from "./linear.ts";
 import type { ModelWeights } from "./weights.ts";
-
-const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
 
 /** Activations for up to `chunk` tokens (shapes in f32 elements). */
 export interface Activations {
@@ -51,8 +49,7 @@ export interface Activations {
 }
 
 function createActivations(device: GPUDevice, c: ModelConfig, chunk: number): Activations {
-  const f32 = (label: string, n: number) =>
-    device.createBuffer({ label, size: Math.max(16, Math.ceil(n / 4) * 16), usage: STORAGE() });
+  const f32 = (label: string, n: number) => storageBuffer(device, label, n * 4);
   const qkvWidth = (c.numHeads + 2 * c.numKvHeads) * c.headDim;
   return {
     chunk,
