@@ -5,7 +5,7 @@
 // position and give the reference's greedy ids; INT4 storage is measured and bounded. GGUF: a tiny
 // llama with Q8_0 / Q4_0 matrices built to be exactly representable in Q4_0, Q8_0 and INT4 alike.
 
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { nodeDevice } from "@wisp/gpu-test/node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Engine, type LoadOptions } from "../src/engine/engine.ts";
@@ -261,6 +261,52 @@ function relErrors(got: Float32Array[], ref: Float64Array[]): number[] {
   });
 }
 
+/** A transformers reference (scripts/make_parity_fixtures.py, run on the lent GPU machine, float64 eager). */
+interface TorchFixture {
+  key: string;
+  seed: number;
+  dtype: StoreDtype;
+  config: HfConfig;
+  prompt_ids: number[];
+  logits: number[][];
+  greedy_ids: number[];
+  greedy_logprobs: number[];
+  torch: string;
+  transformers: string;
+}
+
+const torchFixture = (key: string): TorchFixture =>
+  JSON.parse(readFileSync(new URL(`../fixtures/parity/${key}.json`, import.meta.url), "utf8"));
+
+/**
+ * The same checkpoint through transformers (PyTorch): the fixture must describe exactly this case
+ * (config, seed, dtype, prompt), then logits at every position within F32_TOL and identical greedy ids
+ * for every step the fixture holds.
+ */
+async function checkAgainstTorch(engine: Engine, c: Case, ids: number[]): Promise<void> {
+  const f = torchFixture(c.key);
+  expect({ config: f.config, seed: f.seed, dtype: f.dtype }).toEqual({
+    config: c.config,
+    seed: c.seed,
+    dtype: c.dtype,
+  });
+  expect(f.prompt_ids).toEqual(ids);
+  const errs = relErrors(
+    await engine.logits(ids),
+    f.logits.map((r) => Float64Array.from(r)),
+  );
+  const r = await engine.generate(ids, { maxTokens: f.greedy_ids.length, temperature: 0, ignoreEos: true });
+  const lpErr = Math.max(...r.logprobs.map((lp, i) => Math.abs(lp - f.greedy_logprobs[i]!)));
+  console.log(
+    `[${c.name} ${c.dtype}] vs transformers ${f.transformers} (torch ${f.torch}): logits max rel error ${fmt(Math.max(...errs))}; greedy ${f.greedy_ids.length} ids ${r.ids.join(",") === f.greedy_ids.join(",") ? "identical" : "DIFFER"}, max |Δlogprob| ${fmt(lpErr)}`,
+  );
+  errs.forEach((e, p) => {
+    expect(e, `position ${p}`).toBeLessThanOrEqual(F32_TOL);
+  });
+  expect(r.ids).toEqual(f.greedy_ids);
+  expect(lpErr).toBeLessThan(1e-4);
+}
+
 async function load(source: FileSource, quant: "f32" | "int4", extra: Partial<LoadOptions> = {}) {
   const { device } = await nodeDevice();
   return Engine.load(device, source, { quant, contextLength: CONTEXT, requireTokenizer: false, ...extra });
@@ -325,6 +371,7 @@ describe.each(CASES)("$name ($dtype)", (c) => {
     try {
       expect(engine.config.architecture).toBe((config["architectures"] as string[])[0]);
       await checkAgainstReference(engine, `${name} ${dtype}`, config, model.weights, ids, c.steps);
+      await checkAgainstTorch(engine, c, ids);
     } finally {
       engine.destroy();
     }
