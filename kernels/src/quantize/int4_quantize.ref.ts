@@ -1,5 +1,5 @@
 import { bf16BitsToF32, f16BitsToF32, halfAt } from "../format/f16.ts";
-import { type Int4Matrix, quantizeInt4 } from "../format/int4.ts";
+import { type Int4Matrix, type QuantizeOptions, quantizeInt4 } from "../format/int4.ts";
 import type { QuantizeSourceFormat } from "./int4_quantize.ts";
 
 /** Widens the GPU quantizer's source words (f32 bits, or packed f16/bf16) to f32, exactly. */
@@ -17,6 +17,7 @@ export function int4QuantizeRef(
   format: QuantizeSourceFormat,
   n: number,
   k: number,
+  opts: QuantizeOptions = {},
 ): Int4Matrix {
-  return quantizeInt4(widenSource(words, format, n * k), n, k);
+  return quantizeInt4(widenSource(words, format, n * k), n, k, opts);
 }

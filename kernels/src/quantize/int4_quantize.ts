@@ -6,8 +6,23 @@ import code from "./int4_quantize.wgsl?raw";
 export const int4QuantizeSource: KernelSource = {
   name: "int4_quantize",
   code: `${f16BitsWgsl}\n${code}`,
-  bindings: ["uniform", "read-only-storage", "storage", "storage"],
+  bindings: ["uniform", "read-only-storage", "storage", "storage", "read-only-storage"],
 };
+
+/** A 16-byte placeholder for the importance binding when the search is off (never read). */
+const unusedImportance = new WeakMap<GPUDevice, GPUBuffer>();
+function placeholder(device: GPUDevice): GPUBuffer {
+  let b = unusedImportance.get(device);
+  if (!b) {
+    b = device.createBuffer({
+      label: "int4_quantize.no-importance",
+      size: 16,
+      usage: GPUBufferUsage.STORAGE,
+    });
+    unusedImportance.set(device, b);
+  }
+  return b;
+}
 
 /** Source element type; f16 and bf16 are packed two per u32, element 2i in the low half. */
 export type QuantizeSourceFormat = "f32" | "f16" | "bf16";
@@ -27,6 +42,11 @@ export interface Int4QuantizeShape {
    * at the word holding the qweight binding's first block (i.e. bind both from the same even block).
    */
   dstBlockOffset?: number;
+  /**
+   * The scale search of format/int4.ts (quantizeInt4 with `search: true`); needs io.importance, f32
+   * per input column (K values; all ones for an unweighted search). Default false: Q4_0's rule.
+   */
+  search?: boolean;
 }
 
 export interface Int4QuantizeVariant {
@@ -36,7 +56,8 @@ export interface Int4QuantizeVariant {
 
 /**
  * Quantizes row-major src (rows, k) into the INT4 format of format/int4.ts, bit for bit equal to
- * quantizeInt4 of the source widened exactly to f32 (f16 subnormals included).
+ * quantizeInt4 of the source widened exactly to f32 (f16 subnormals included); with `search`, equal
+ * except that a near-tie between two candidate scales (errors equal to ~1e-6) may resolve either way.
  *   src: f32 (rows·k) or packed f16/bf16 (ceil(rows·k / 2)) u32 words, from srcElemOffset on
  *   qweight: (rows·kb) vec4<u32> and scales: ceil(rows·kb / 2) u32, from dstBlockOffset on
  *
@@ -50,7 +71,7 @@ export interface Int4QuantizeVariant {
 export function int4Quantize(
   device: GPUDevice,
   shape: Int4QuantizeShape,
-  io: { src: Binding; qweight: Binding; scales: Binding },
+  io: { src: Binding; qweight: Binding; scales: Binding; importance?: Binding },
   variant: Int4QuantizeVariant = {},
 ): Dispatch {
   const wg = variant.wg ?? 64;
@@ -58,6 +79,8 @@ export function int4Quantize(
   const dst0 = shape.dstBlockOffset ?? 0;
   if (dst0 % 2 !== 0) throw new Error(`int4Quantize: dstBlockOffset must be even, got ${dst0}`);
   if (shape.rows < 1 || shape.k < 1) throw new Error(`int4Quantize: empty matrix ${shape.rows}x${shape.k}`);
+  if (shape.search && !io.importance)
+    throw new Error("int4Quantize: the scale search needs importance (K f32)");
   const params = uniform(device, "int4_quantize.params", [
     shape.rows,
     shape.k,
@@ -69,8 +92,8 @@ export function int4Quantize(
   return makeDispatch(
     device,
     int4QuantizeSource,
-    { WG: wg, FORMAT: FORMAT[shape.format] },
-    [params, io.src, io.qweight, io.scales],
+    { WG: wg, FORMAT: FORMAT[shape.format], SEARCH: shape.search ? 1 : 0 },
+    [params, io.src, io.qweight, io.scales, io.importance ?? placeholder(device)],
     grid1d(device, Math.ceil(pairs / wg)),
   );
 }

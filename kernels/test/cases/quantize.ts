@@ -12,16 +12,26 @@ import {
   f32Bits,
   f32ToBf16Bits,
   f32ToF16Bits,
+  halfAt,
   packHalves,
 } from "../../src/format/f16.ts";
-import { blocksPerRow } from "../../src/format/int4.ts";
+import {
+  BLOCK,
+  blockError,
+  blocksPerRow,
+  candidateScales,
+  quantizeBlock,
+  quantizeWithScale,
+} from "../../src/format/int4.ts";
 import { runDispatches } from "../../src/kernel.ts";
-import { int4QuantizeRef } from "../../src/quantize/int4_quantize.ref.ts";
+import { int4QuantizeRef, widenSource } from "../../src/quantize/int4_quantize.ref.ts";
 import { int4Quantize, type QuantizeSourceFormat } from "../../src/quantize/int4_quantize.ts";
 import type { KernelCase } from "../case.ts";
 
-// Tolerance: none. The GPU quantizer must equal quantizeInt4 (the format's spec) in every qweight and
-// scales word, so each case compares all words bit for bit.
+// Tolerance: none for Q4_0's rule. The GPU quantizer must equal quantizeInt4 (the format's spec) in
+// every qweight and scales word, so each case compares all words bit for bit. With the scale search,
+// a block may differ from the spec only in a near-tie: the GPU's scale must be one of the block's
+// candidates, its q exactly that scale's, and its f64 error within 1e-5 of the spec's best (relative).
 
 /** Source words for a format from f32 values (f16/bf16: rounded to nearest even, then packed). */
 function encode(values: Float32Array, format: QuantizeSourceFormat): Uint32Array {
@@ -93,6 +103,95 @@ function quantCase(
     },
   };
 }
+
+/**
+ * The scale search on the GPU vs quantizeInt4({ search: true, importance }). Blocks equal to the spec
+ * pass; a differing block must be a near-tie (see the header); their count is reported.
+ */
+function searchCase(
+  name: string,
+  format: QuantizeSourceFormat,
+  n: number,
+  k: number,
+  values: () => Float32Array,
+  importance: (k: number) => Float32Array,
+  opts: { smoke?: boolean; chunks?: Chunk[] } = {},
+): KernelCase {
+  return {
+    name: `int4_quantize search ${format} ${name} N=${n} K=${k}${opts.chunks ? ` chunks=${opts.chunks.length}` : ""}`,
+    smoke: opts.smoke,
+    async run(device) {
+      const words = encode(values(), format);
+      const imp = importance(k);
+      const ref = int4QuantizeRef(words, format, n, k, { search: true, importance: imp });
+      const kb = blocksPerRow(k);
+      const qweight = guardedOutput(device, n * kb * 4);
+      const scales = guardedOutput(device, Math.ceil((n * kb) / 2));
+      const impBuf = uploadBuffer(device, imp);
+      const chunks = opts.chunks ?? [{ r0: 0, r1: n, pad: 0 }];
+      runDispatches(
+        device,
+        chunks.map(({ r0, r1 }) =>
+          int4Quantize(
+            device,
+            { rows: r1 - r0, k, format, search: true, dstBlockOffset: r0 * kb },
+            {
+              src:
+                format === "f32"
+                  ? uploadBuffer(device, words.slice(r0 * k, r1 * k))
+                  : uploadBuffer(
+                      device,
+                      packHalves(Array.from({ length: (r1 - r0) * k }, (_, i) => halfAt(words, r0 * k + i))),
+                    ),
+              qweight: qweight.buffer,
+              scales: scales.buffer,
+              importance: impBuf,
+            },
+          ),
+        ),
+      );
+      const gotQ = await readGuarded(device, qweight);
+      const gotS = await readGuarded(device, scales);
+      const x = widenSource(words, format, n * k);
+      let searched = 0;
+      let nearTies = 0;
+      for (let s = 0; s < n * kb; s++) {
+        const row = Math.floor(s / kb);
+        const b = s % kb;
+        const len = Math.min(BLOCK, k - b * BLOCK);
+        const block = x.subarray(row * k + b * BLOCK, row * k + b * BLOCK + len);
+        const bImp = imp.subarray(b * BLOCK, b * BLOCK + len);
+        const want = halfAt(ref.scales, s);
+        const got = halfAt(gotS, s);
+        const qEqual = [0, 1, 2, 3].every((w) => gotQ[s * 4 + w] === ref.qweight[s * 4 + w]);
+        const d0 = quantizeBlock(block).scale;
+        if (want !== d0) searched++;
+        if (got === want && qEqual) continue;
+        const where = `block ${s} (row ${row}, block ${b}): scale ${got.toString(16)} vs spec ${want.toString(16)}`;
+        if (!candidateScales(d0).includes(got)) throw new Error(`${where}: not a candidate scale`);
+        const q = quantizeWithScale(block, got);
+        for (let i = 0; i < BLOCK; i++) {
+          const gq = (gotQ[s * 4 + (i >> 3)]! >>> ((i & 7) * 4)) & 0xf;
+          if (gq !== q[i]) throw new Error(`${where}: q[${i}] = ${gq}, that scale gives ${q[i]}`);
+        }
+        const eGot = blockError(block, q, got, bImp);
+        const eWant = quantizeBlock(block, { search: true, importance: bImp }).error;
+        if (!(eGot <= eWant * (1 + 1e-5) + 1e-300)) {
+          throw new Error(`${where}: error ${eGot} vs the spec's best ${eWant}: not a near-tie`);
+        }
+        nearTies++;
+      }
+      return `${n * kb} blocks: ${searched} moved off Q4_0's scale by the search; ${nearTies} near-ties resolved differently (allowed)`;
+    },
+  };
+}
+
+const ones = (k: number) => new Float32Array(k).fill(1);
+/** Like the square of an RMSNorm weight: positive, a few columns much larger. */
+const normSquared = (seed: number) => (k: number) => {
+  const r = rng(seed);
+  return Float32Array.from({ length: k }, () => Math.fround((0.2 + r() * 1.5 + (r() < 0.05 ? 6 : 0)) ** 2));
+};
 
 const nextUp = (x: number) => bitsF32(f32Bits(x) + (x >= 0 ? 1 : -1));
 const nextDown = (x: number) => bitsF32(f32Bits(x) - (x >= 0 ? 1 : -1));
@@ -251,6 +350,22 @@ const wide = (count: number, seed: number) => () => {
 };
 
 export const quantizeCases: KernelCase[] = [
+  searchCase("normal", "f32", 4, 128, normal(512, 21), ones, { smoke: true }),
+  searchCase("normal, norm² importance", "f32", 64, 172, normal(64 * 172, 22), normSquared(1), {
+    smoke: true,
+  }),
+  searchCase("normal, norm² importance", "f16", 33, 256, normal(33 * 256, 23, 0.5), normSquared(2)),
+  searchCase("normal", "bf16", 30, 96, normal(30 * 96, 24), normSquared(3)),
+  searchCase("wide", "f32", 17, 172, wide(17 * 172, 25), normSquared(4)),
+  searchCase("adversarial", "f32", adversarialF32().length / 128, 128, adversarialF32, normSquared(5)),
+  searchCase("specials (NaN, Inf)", "f32", 1, 128, specialsF32, ones),
+  searchCase("normal", "f32", 2000, 64, normal(128000, 26, 1), normSquared(6)),
+  searchCase("normal", "f16", 9, 72, normal(648, 27), ones, {
+    chunks: [
+      { r0: 0, r1: 2, pad: 0 },
+      { r0: 2, r1: 9, pad: 0 },
+    ],
+  }),
   quantCase("normal", "f32", 1, 64, normal(64, 1), { smoke: true }),
   quantCase("normal", "f16", 2, 40, normal(80, 2), { smoke: true }),
   quantCase("normal", "bf16", 1, 64, normal(64, 3), { smoke: true }),

@@ -130,10 +130,11 @@ describe("stories260K parity", () => {
     }
   });
 
-  // Issue 3 asks for ≤ +10%; measured here +22% with every matrix INT4 (tied embedding included), +14%
-  // with the tied embedding kept f32. Until a better quantizer lands (a per-block scale search, see
-  // ARCHITECTURE.md) this guards the measured level against regressions; it does not meet the target.
-  it("INT4 perplexity on a fixed story text (target +10%, guarded at +25%)", async () => {
+  // Issue 3 asks for ≤ +10%. Measured here: Q4_0's rule (d = m/−8) +22.0%; with the importance-weighted
+  // scale search (kernels/src/format/int4.ts) +14.6%. The target is NOT met on this model (hidden 64:
+  // the tied 64-wide lm_head is the most sensitive matrix; ARCHITECTURE.md "INT4 quality"). The guard
+  // holds the measured level against regressions.
+  it("INT4 perplexity on a fixed story text (target +10%, guarded at +17%)", async () => {
     const ids = await tokenizeStory();
     const nll = (quant: string) => {
       const { logits } = wispJson<{ logits: number[][] }>(
@@ -162,7 +163,7 @@ describe("stories260K parity", () => {
       `stories260K perplexity on a fixed story (${ids.length} tokens): f32 ${f32.ppl.toFixed(4)}, int4 ${int4.ppl.toFixed(4)} ` +
         `(+${((int4.ppl / f32.ppl - 1) * 100).toFixed(1)}%); greedy-token agreement f32 ${(f32.agree * 100).toFixed(0)}%, int4 ${(int4.agree * 100).toFixed(0)}%`,
     );
-    expect(int4.ppl / f32.ppl).toBeLessThanOrEqual(1.25);
+    expect(int4.ppl / f32.ppl).toBeLessThanOrEqual(1.17);
     expect(int4.agree).toBeGreaterThanOrEqual(f32.agree - 0.1);
   });
 });

@@ -7,13 +7,12 @@
 
 import { readFileSync, rmSync } from "node:fs";
 import { nodeDevice } from "@wisp/gpu-test/node";
+import { dequantizeInt4, quantizeInt4 } from "@wisp/kernels";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Engine, type LoadOptions } from "../src/engine/engine.ts";
 import { folderSource } from "../src/loader/node-files.ts";
 import { type FileSource, memorySource } from "../src/loader/source.ts";
 import {
-  f16Bits,
-  f16Value,
   type HfConfig,
   hashU32,
   type RandomModel,
@@ -209,37 +208,31 @@ function promptIds(seed: number, vocab: number, n = PROMPT_LEN): number[] {
   return Array.from({ length: n }, (_, i) => hashU32(seed, 999, i) % vocab);
 }
 
-const roundAway = (v: number): number => (v < 0 ? -Math.floor(-v + 0.5) : Math.floor(v + 0.5));
-
 /**
- * The weights INT4 storage holds, from the format's spec text (kernels/src/format/int4.ts), written
- * here independently: per row, blocks of 32 along K; m = the first element of largest magnitude,
- * d = f16(m / −8) (nearest even), q = clamp(round_half_away(x / d) + 8, 0, 15), w = (q − 8)·d.
- * Matrices only (embed_tokens and lm_head included); norms and biases stay f32.
+ * The weights INT4 storage holds: the format's CPU spec (quantizeInt4 with the scale search) per
+ * matrix, weighted as the runtime documents (q/k/v: input norm², gate/up: post-attention norm²,
+ * lm_head and a tied embedding: final norm²; o, down and an untied embedding: unweighted). Matrices
+ * only; norms and biases stay f32. Fusing q/k/v or gate/up concatenates rows, and blocks never cross
+ * rows, so quantizing the checkpoint's matrices one by one gives the same weights.
  */
 function int4Weights(m: RandomModel): Map<string, Float32Array> {
   const out = new Map<string, Float32Array>();
+  const sq = (name: string) => m.weights.get(name)!.map((v) => v * v);
+  const tied = m.plan.every((p) => p.kind !== "lm_head");
   for (const p of m.plan) {
     const w = m.weights.get(p.name)!;
     if (p.kind === "norm" || p.kind === "bias") {
       out.set(p.name, w);
       continue;
     }
-    const k = p.shape[1]!;
-    const q = new Float32Array(w.length);
-    for (let r = 0; r < w.length / k; r++) {
-      for (let b = r * k; b < (r + 1) * k; b += 32) {
-        const end = Math.min(b + 32, (r + 1) * k);
-        let mx = 0;
-        for (let i = b; i < end; i++) if (Math.abs(w[i]!) > Math.abs(mx)) mx = w[i]!;
-        const d = f16Value(f16Bits(Math.fround(mx / -8)));
-        for (let i = b; i < end; i++) {
-          const qi = d === 0 ? 8 : Math.min(15, Math.max(0, roundAway(w[i]! / d) + 8));
-          q[i] = (qi - 8) * d;
-        }
-      }
-    }
-    out.set(p.name, q);
+    const layer = /^model\.layers\.\d+\./.exec(p.name)?.[0];
+    let importance: Float32Array | undefined;
+    if (/\.(q_proj|k_proj|v_proj)\.weight$/.test(p.name)) importance = sq(`${layer}input_layernorm.weight`);
+    else if (/\.(gate_proj|up_proj)\.weight$/.test(p.name))
+      importance = sq(`${layer}post_attention_layernorm.weight`);
+    else if (p.kind === "lm_head" || (p.kind === "embed" && tied)) importance = sq("model.norm.weight");
+    const [n, k] = p.shape as [number, number];
+    out.set(p.name, Float32Array.from(dequantizeInt4(quantizeInt4(w, n, k, { search: true, importance }))));
   }
   return out;
 }

@@ -59,13 +59,17 @@ export function uploadF32(device: GPUDevice, label: string, data: Float32Array):
   return b;
 }
 
-/** Quantizes rows [0, rows) of `w` (row-major (rows, k) f32) into fresh INT4 buffers on the GPU. */
+/**
+ * Quantizes rows [0, rows) of `w` (row-major (rows, k) f32) into fresh INT4 buffers on the GPU, with
+ * the scale search weighted by `importance` (k values).
+ */
 function quantizeOnGpu(
   device: GPUDevice,
   label: string,
   w: Float32Array,
   rows: number,
   k: number,
+  importance: GPUBuffer,
 ): PartBuffers {
   const kb = Math.ceil(k / BLOCK);
   const qweight = storageBuffer(device, `${label}.qweight`, rows * kb * 16);
@@ -79,8 +83,8 @@ function quantizeOnGpu(
     runDispatches(device, [
       int4Quantize(
         device,
-        { rows: r1 - r0, k, format: "f32", dstBlockOffset: r0 * kb },
-        { src, qweight, scales },
+        { rows: r1 - r0, k, format: "f32", dstBlockOffset: r0 * kb, search: true },
+        { src, qweight, scales, importance },
       ),
     ]);
     src.destroy();
@@ -88,7 +92,11 @@ function quantizeOnGpu(
   return { qweight, scales };
 }
 
-/** W (n, k) f32 row-major → a GPU linear layer in the chosen storage. */
+/**
+ * W (n, k) f32 row-major → a GPU linear layer in the chosen storage. INT4 searches each block's scale
+ * for the least squared error weighted by `importance` (per input column, e.g. the square of the
+ * RMSNorm weight in front of this matrix; default all ones).
+ */
 export function linearFromF32(
   device: GPUDevice,
   name: string,
@@ -97,16 +105,26 @@ export function linearFromF32(
   k: number,
   quant: Quant,
   bias?: Float32Array,
+  importance?: Float32Array,
 ): Linear {
+  if (importance && importance.length !== k) {
+    throw new Error(`${name}: ${importance.length} importance values for K = ${k}`);
+  }
+  const imp =
+    quant === "int4"
+      ? uploadF32(device, `${name}.importance`, importance ?? new Float32Array(k).fill(1))
+      : undefined;
   const parts: LinearPart[] = [];
   let row0 = 0;
   for (const rows of splitRows(device, quant, n, k)) {
     const slice = w.subarray(row0 * k, (row0 + rows) * k);
-    const buffers =
-      quant === "int4" ? quantizeOnGpu(device, name, slice, rows, k) : { w: uploadF32(device, name, slice) };
+    const buffers = imp
+      ? quantizeOnGpu(device, name, slice, rows, k, imp)
+      : { w: uploadF32(device, name, slice) };
     parts.push({ row0, rows, buffers });
     row0 += rows;
   }
+  imp?.destroy();
   return { quant, n, k, parts, name, ...(bias ? { bias: uploadF32(device, `${name}.bias`, bias) } : {}) };
 }
 

@@ -1,8 +1,11 @@
 // Checkpoint tensors → GPU buffers, in the layout the Llama graph wants: q/k/v fused into one QKV
 // matmul (N = (nHeads + 2·nKvHeads)·headDim, output row [q | k | v]), gate/up fused (N = 2·I, output
 // row [gate | up]), norms as f32. Weights are widened to f32 on the CPU (exact), checked for NaN,
-// then quantized to INT4 on the GPU (bit-identical to the CPU spec) unless quant is "f32". GGUF Q4_0
-// is repacked losslessly instead of re-quantized.
+// then quantized to INT4 on the GPU (the CPU spec's scale search, kernels/src/format/int4.ts) unless
+// quant is "f32". The search weighs each input column's error by the square of the RMSNorm weight that
+// scales that input (q/k/v: input norm; gate/up: post-attention norm; lm_head and a tied embedding:
+// final norm); o and down see no norm and search unweighted. GGUF Q4_0 is repacked losslessly instead
+// of re-quantized.
 import { dequantizeInt4, repackQ4_0 } from "@wisp/kernels";
 import type { ModelConfig } from "../config.ts";
 import { assertFinite, type TensorSet, toF32 } from "../loader/tensor.ts";
@@ -88,15 +91,22 @@ export async function loadWeights(
   };
 
   /** One matrix (n, k): GGUF Q4_0 is repacked when the storage is INT4, anything else widened. */
-  const matrix = async (name: string, n: number, k: number): Promise<Linear> => {
+  const matrix = async (name: string, n: number, k: number, importance?: Float32Array): Promise<Linear> => {
     const info = tensors.tensors.get(name);
     if (info?.dtype === "Q4_0" && quant === "int4") {
       const t = await read(name);
       return linearFromInt4(device, name, repackQ4_0(t.data, n, k));
     }
-    return linearFromF32(device, name, await readF32(read, name), n, k, quant);
+    return linearFromF32(device, name, await readF32(read, name), n, k, quant, undefined, importance);
   };
-  const fused = async (label: string, names: string[], ns: number[], k: number, biasNames?: string[]) => {
+  const fused = async (
+    label: string,
+    names: string[],
+    ns: number[],
+    k: number,
+    importance: Float32Array,
+    biasNames?: string[],
+  ) => {
     const w = concatRows(await Promise.all(names.map((n) => readF32(read, n))));
     const bias = biasNames
       ? concatRows(await Promise.all(biasNames.map((n) => readF32(read, n))))
@@ -109,11 +119,19 @@ export async function loadWeights(
       k,
       quant,
       bias,
+      importance,
     );
   };
   const vector = async (name: string) => uploadF32(device, name, await readF32(read, name));
+  const normSquared = (g: Float32Array) => g.map((v) => v * v);
 
-  const embed = await matrix("model.embed_tokens.weight", vocabSize, h);
+  const finalNormF32 = await readF32(read, "model.norm.weight");
+  const embed = await matrix(
+    "model.embed_tokens.weight",
+    vocabSize,
+    h,
+    config.tieWordEmbeddings ? normSquared(finalNormF32) : undefined,
+  );
   step();
   const layers: LayerWeights[] = [];
   for (let i = 0; i < config.numLayers; i++) {
@@ -124,16 +142,19 @@ export async function loadWeights(
     const biasNames = config.attentionBias
       ? ["q_proj", "k_proj", "v_proj"].map((n) => `${a}.${n}.bias`)
       : undefined;
+    const inputNorm = await readF32(read, `${p}.input_layernorm.weight`);
+    const postNorm = await readF32(read, `${p}.post_attention_layernorm.weight`);
     const layer: LayerWeights = {
-      inputNorm: await vector(`${p}.input_layernorm.weight`),
-      postNorm: await vector(`${p}.post_attention_layernorm.weight`),
-      qkv: await fused(`${a}.qkv`, qkvNames, qkvRows, h, biasNames),
+      inputNorm: uploadF32(device, `${p}.input_layernorm.weight`, inputNorm),
+      postNorm: uploadF32(device, `${p}.post_attention_layernorm.weight`, postNorm),
+      qkv: await fused(`${a}.qkv`, qkvNames, qkvRows, h, normSquared(inputNorm), biasNames),
       o: await matrix(`${a}.o_proj.weight`, h, numHeads * headDim),
       gateUp: await fused(
         `${p}.mlp.gate_up`,
         [`${p}.mlp.gate_proj.weight`, `${p}.mlp.up_proj.weight`],
         [inter, inter],
         h,
+        normSquared(postNorm),
       ),
       down: await matrix(`${p}.mlp.down_proj.weight`, h, inter),
     };
@@ -144,8 +165,10 @@ export async function loadWeights(
     layers.push(layer);
     step();
   }
-  const finalNorm = await vector("model.norm.weight");
-  const lmHead = config.tieWordEmbeddings ? embed : await matrix("lm_head.weight", vocabSize, h);
+  const finalNorm = uploadF32(device, "model.norm.weight", finalNormF32);
+  const lmHead = config.tieWordEmbeddings
+    ? embed
+    : await matrix("lm_head.weight", vocabSize, h, normSquared(finalNormF32));
   step();
   await device.queue.onSubmittedWorkDone();
   return { quant, embed, layers, finalNorm, lmHead };
