@@ -6,9 +6,10 @@ import type { ModelConfig } from "../config.ts";
 import { Aborted, ContextLengthExceeded } from "../errors.ts";
 import { openModel } from "../loader/model.ts";
 import { type FileSource, readText } from "../loader/source.ts";
-import { createKvCache, destroyKvCache } from "../model/kv-cache.ts";
+import { createKvCache, destroyKvCache, kvCacheBytes } from "../model/kv-cache.ts";
 import { destroyLinear, type Quant } from "../model/linear.ts";
-import { LlamaGraph } from "../model/llama.ts";
+import { activationBytes, type ForwardPass, LlamaGraph } from "../model/llama.ts";
+import { layerBytes, planResidency, type StreamStats } from "../model/streaming.ts";
 import { loadWeights } from "../model/weights.ts";
 import type { Tokenizer } from "../tokenizer/index.ts";
 import { tokenizerFromFolderFiles } from "../tokenizer/index.ts";
@@ -27,6 +28,13 @@ export interface LoadOptions {
   requireTokenizer?: boolean;
   /** Where tokenizer.json etc. live when not beside the weights (a GGUF file's tokenizer is not read yet). */
   tokenizerSource?: FileSource;
+  /**
+   * GPU memory budget in bytes for weights, KV cache and activations. When the model does not fit,
+   * the first layers that fit stay resident and the rest stream from host memory through
+   * `streamSlots` GPU layer slots (default 2) every forward pass. Default: no budget (all resident).
+   */
+  gpuMemoryBudget?: number;
+  streamSlots?: number;
   /** Phases in order: "download" (bytes), "quantize" (layers), "compile", "warmup"; fraction 0..1 each. */
   onProgress?: (p: { phase: string; loaded: number; total: number; fraction: number }) => void;
 }
@@ -36,6 +44,11 @@ const IN_FLIGHT = 3;
 
 export class Engine {
   private queue: Promise<unknown> = Promise.resolve();
+  /**
+   * GPU memory as planned (bytes): one layer's weights; the fixed part (embedding + lm_head, KV cache,
+   * activations); the whole model resident; what this load holds (resident layers + streaming slots).
+   */
+  memory = { perLayerBytes: 0, fixedBytes: 0, totalBytes: 0, residentBytes: 0 };
   private readonly staging: GPUBuffer[];
 
   private constructor(
@@ -67,20 +80,57 @@ export class Engine {
       ? await tokenizerFromFolderFiles(async (n) => (names.has(n) ? readText(tokSource, n) : undefined))
       : undefined;
     const quant = options.quant ?? "int4";
-    const weights = await loadWeights(device, config, opened.tensors, quant, (p) =>
-      options.onProgress?.({ ...p, fraction: p.loaded / p.total }),
-    );
     const context = options.contextLength ?? Math.min(config.maxPositionEmbeddings, 4096);
-    const kv = createKvCache(device, config, context);
-    const graph = new LlamaGraph(
+    const chunk = Math.min(options.prefillChunk ?? 512, Math.ceil(context / 16) * 16);
+    const budget = options.gpuMemoryBudget;
+    let planned: { perLayer: number; fixed: number } | undefined;
+    if (budget !== undefined && !(budget > 0))
+      throw new RangeError(`gpuMemoryBudget must be > 0 bytes, got ${budget}`);
+    const weights = await loadWeights(
       device,
       config,
-      weights,
-      kv,
-      Math.min(options.prefillChunk ?? 512, kv.capacity),
+      opened.tensors,
+      quant,
+      (p) => options.onProgress?.({ ...p, fraction: p.loaded / p.total }),
+      budget === undefined
+        ? undefined
+        : (perLayer, headBytes) => {
+            planned = {
+              perLayer,
+              fixed: headBytes + kvCacheBytes(config, context) + activationBytes(config, chunk),
+            };
+            return planResidency(
+              budget,
+              planned.fixed,
+              perLayer,
+              config.numLayers,
+              Math.max(1, options.streamSlots ?? 2),
+            );
+          },
     );
+    const kv = createKvCache(device, config, context);
+    const graph = new LlamaGraph(device, config, weights, kv, Math.min(chunk, kv.capacity));
     const sampler = new GpuSampler(device, config.vocabSize, graph.act.logits, kv.capacity);
     const engine = new Engine(device, config, tokenizer, graph, sampler, quant);
+    const linearBytes = (l: (typeof weights)["embed"]) =>
+      l.parts.reduce(
+        (t, p) => t + Object.values(p.buffers).reduce((u, b) => u + (b as GPUBuffer).size, 0),
+        0,
+      );
+    const perLayer = planned?.perLayer ?? layerBytes(weights.layers[0]!);
+    const fixed =
+      planned?.fixed ??
+      linearBytes(weights.embed) * (config.tieWordEmbeddings ? 1 : 2) +
+        kvCacheBytes(config, context) +
+        activationBytes(config, chunk);
+    const streamer = weights.streamer;
+    engine.memory = {
+      perLayerBytes: perLayer,
+      fixedBytes: fixed,
+      totalBytes: fixed + perLayer * config.numLayers,
+      residentBytes:
+        fixed + perLayer * ((streamer?.resident ?? config.numLayers) + (streamer?.slots.length ?? 0)),
+    };
     options.onProgress?.({ phase: "compile", loaded: 0, total: 1, fraction: 0 });
     engine.graph.decodeStep(sampler.state); // builds every decode pipeline now, not at the first token
     await device.queue.onSubmittedWorkDone();
@@ -91,6 +141,11 @@ export class Engine {
     await engine.generate([config.bosTokenId ?? 0], { maxTokens: 3, temperature: 0, ignoreEos: true });
     options.onProgress?.({ phase: "warmup", loaded: 1, total: 1, fraction: 1 });
     return engine;
+  }
+
+  /** Weight streaming counters (undefined when every layer is resident). */
+  get streamStats(): StreamStats | undefined {
+    return this.graph.weights.streamer?.stats;
   }
 
   get contextLength(): number {
@@ -118,6 +173,36 @@ export class Engine {
   }
 
   /**
+   * Submits one forward pass with `before` and `after` around it. Resident: one command buffer.
+   * Streaming: the head, then each streamed layer in its own submit, with the uploads of the next
+   * `slots` layers queued ahead (each after the submit that last read its slot).
+   */
+  private forward(
+    pass: ForwardPass,
+    before: Array<Dispatch[] | ((enc: GPUCommandEncoder) => void)> = [],
+    after: Array<Dispatch[] | ((enc: GPUCommandEncoder) => void)> = [],
+  ): void {
+    const streamer = this.graph.weights.streamer;
+    if (!streamer || pass.streamed.length === 0) {
+      this.submit([
+        ...before,
+        [...pass.head, ...pass.streamed.flatMap((l) => l.dispatches), ...pass.tail],
+        ...after,
+      ]);
+      return;
+    }
+    const layers = pass.streamed;
+    let next = 0;
+    while (next < Math.min(streamer.slots.length, layers.length)) streamer.upload(layers[next++]!.layer);
+    this.submit([...before, pass.head]);
+    layers.forEach((l, i) => {
+      const last = i === layers.length - 1;
+      this.submit(last ? [[...l.dispatches, ...pass.tail], ...after] : [l.dispatches]);
+      if (next < layers.length) streamer.upload(layers[next++]!.layer);
+    });
+  }
+
+  /**
    * Runs the prompt through every layer in chunks (KV filled); after each chunk its final-normed rows
    * are in act.h, where `afterChunk` may read them before the next chunk overwrites them.
    */
@@ -130,7 +215,7 @@ export class Engine {
       const tokens = Math.min(a.chunk, ids.length - start);
       this.device.queue.writeBuffer(a.ids, 0, Uint32Array.from(ids.slice(start, start + tokens)));
       this.device.queue.writeBuffer(a.pos, 0, Uint32Array.of(start, 0, 0, 0));
-      this.submit([this.graph.prefill(tokens)]);
+      this.forward(this.graph.prefill(tokens));
       await afterChunk?.(tokens);
     }
   }
@@ -220,11 +305,12 @@ export class Engine {
       readSlot(0),
     ]);
     let submitted = 1;
-    const decode = [...this.graph.decodeStep(this.sampler.state), ...this.sampler.sample()];
+    const step1 = this.graph.decodeStep(this.sampler.state);
+    const decode: ForwardPass = { ...step1, tail: [...step1.tail, ...this.sampler.sample()] };
     const queueStep = (step: number) => {
       // the token sampled at step s-1 sits at position promptLen + s - 1
       this.device.queue.writeBuffer(act.pos, 0, Uint32Array.of(promptIds.length + step - 1, 0, 0, 0));
-      this.submit([decode, readSlot(step)]);
+      this.forward(decode, [], [readSlot(step)]);
     };
     let firstTokenMs = 0;
     for (let step = 0; step < maxTokens; step++) {
@@ -261,6 +347,7 @@ export class Engine {
     const w = this.graph.weights;
     const linears = new Set([w.embed, w.lmHead, ...w.layers.flatMap((l) => [l.qkv, l.o, l.gateUp, l.down])]);
     for (const l of linears) destroyLinear(l);
+    w.streamer?.destroy();
     destroyKvCache(this.graph.kv);
     this.sampler.destroy();
   }

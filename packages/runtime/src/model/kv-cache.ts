@@ -17,6 +17,12 @@ export interface KvCache {
   bytes: number;
 }
 
+/** Bytes createKvCache allocates for `contextLength` tokens. */
+export function kvCacheBytes(config: ModelConfig, contextLength: number): number {
+  const tokens = Math.ceil(contextLength / PAGE_TOKENS) * PAGE_TOKENS;
+  return 2 * config.numLayers * tokens * config.numKvHeads * config.headDim * 4 + tokens * 4;
+}
+
 export function createKvCache(device: GPUDevice, config: ModelConfig, contextLength: number): KvCache {
   const numPages = Math.ceil(contextLength / PAGE_TOKENS);
   const slotBytes = config.numKvHeads * config.headDim * 4;

@@ -1,7 +1,9 @@
 // The Llama-family graph (Llama 2/3.x, SmolLM2, TinyLlama, Qwen2 with qkv bias, Qwen3 with qk-norm)
 // as kernel dispatches. Everything is made at load time except prefill chunks (one set per chunk
-// length, cached): a decode step is one fixed list of dispatches in one compute pass, reading the
-// token id the sampler wrote and the position from small storage buffers.
+// length, cached): a decode step is one fixed list of dispatches, reading the token id the sampler
+// wrote and the position from small storage buffers. A forward pass is kept in three parts so the
+// engine can put weight uploads between streamed layers (streaming.ts); without streaming the parts
+// are encoded as one compute pass.
 import {
   attentionDecode,
   attentionDecodeScratch,
@@ -48,6 +50,13 @@ export interface Activations {
   pos: GPUBuffer;
 }
 
+/** Bytes of the activations (createActivations) for prefill chunks of `chunk` tokens. */
+export function activationBytes(c: ModelConfig, chunk: number): number {
+  const qkvWidth = (c.numHeads + 2 * c.numKvHeads) * c.headDim;
+  const perToken = 3 * c.hiddenSize + qkvWidth + c.numHeads * c.headDim + 3 * c.intermediateSize + 1;
+  return 4 * (chunk * perToken + c.hiddenSize + c.vocabSize + 4);
+}
+
 function createActivations(device: GPUDevice, c: ModelConfig, chunk: number): Activations {
   const f32 = (label: string, n: number) => storageBuffer(device, label, n * 4);
   const qkvWidth = (c.numHeads + 2 * c.numKvHeads) * c.headDim;
@@ -67,12 +76,19 @@ function createActivations(device: GPUDevice, c: ModelConfig, chunk: number): Ac
   };
 }
 
+/** One forward pass: `head` (embedding + resident layers), each streamed layer, then `tail`. */
+export interface ForwardPass {
+  head: Dispatch[];
+  streamed: { layer: number; dispatches: Dispatch[] }[];
+  tail: Dispatch[];
+}
+
 export class LlamaGraph {
   readonly act: Activations;
   private readonly phase: GPUBuffer;
   private readonly scratch: ReturnType<typeof attentionDecodeScratch>;
-  private readonly prefillCache = new Map<number, Dispatch[]>();
-  private decode?: Dispatch[];
+  private readonly prefillCache = new Map<number, ForwardPass>();
+  private decode?: ForwardPass;
 
   constructor(
     private readonly device: GPUDevice,
@@ -102,15 +118,20 @@ export class LlamaGraph {
       : { format: "f32", table: b.w };
   }
 
-  /** The transformer layers for T tokens whose embeddings are in x; prefill uses GEMM + flash attention. */
-  private layers(tokens: number, decode: boolean): Dispatch[] {
+  /**
+   * The transformer layers for T tokens whose embeddings are in x (one dispatch list per layer);
+   * prefill uses GEMM + flash attention.
+   */
+  private layers(tokens: number, decode: boolean): Dispatch[][] {
     const { device, config: c, weights: w, kv, act: a } = this;
-    const out: Dispatch[] = [];
+    const lists: Dispatch[][] = [];
     const heads = { nHeads: c.numHeads, nKvHeads: c.numKvHeads, headDim: c.headDim };
     const qRowStride = (c.numHeads + 2 * c.numKvHeads) * c.headDim;
     const lin = (l: (typeof w.layers)[number]["qkv"], x: GPUBuffer, y: GPUBuffer) =>
       decode ? gemv(device, l, tokens, x, y) : [gemm(device, l, tokens, x, y)];
     w.layers.forEach((l, i) => {
+      const out: Dispatch[] = [];
+      lists.push(out);
       out.push(
         rmsNorm(
           device,
@@ -161,7 +182,17 @@ export class LlamaGraph {
       out.push(...lin(l.down, a.act, a.proj));
       out.push(residualAdd(device, { n: tokens * c.hiddenSize }, { x: a.x, y: a.proj }));
     });
-    return out;
+    return lists;
+  }
+
+  /** Splits per-layer lists around the streamed layers (all of them resident: streamed is empty). */
+  private pass(first: Dispatch[], layers: Dispatch[][], tail: Dispatch[]): ForwardPass {
+    const resident = this.weights.streamer?.resident ?? layers.length;
+    return {
+      head: [...first, ...layers.slice(0, resident).flat()],
+      streamed: layers.slice(resident).map((dispatches, j) => ({ layer: resident + j, dispatches })),
+      tail,
+    };
   }
 
   /**
@@ -169,23 +200,27 @@ export class LlamaGraph {
    * written), then the final norm of all T rows into act.h. The caller copies the row it needs to
    * hLast and runs head().
    */
-  prefill(tokens: number): Dispatch[] {
+  prefill(tokens: number): ForwardPass {
     let d = this.prefillCache.get(tokens);
     if (!d) {
       const { device, config: c, act: a } = this;
-      d = [
-        embedding(
-          device,
-          { tokens, dim: c.hiddenSize, vocab: c.vocabSize },
-          { ids: a.ids, out: a.x, ...this.table() },
-        ),
-        ...this.layers(tokens, false),
-        rmsNorm(
-          device,
-          { rows: tokens, dim: c.hiddenSize, eps: c.rmsNormEps },
-          { x: a.x, weight: this.weights.finalNorm, out: a.h },
-        ),
-      ];
+      d = this.pass(
+        [
+          embedding(
+            device,
+            { tokens, dim: c.hiddenSize, vocab: c.vocabSize },
+            { ids: a.ids, out: a.x, ...this.table() },
+          ),
+        ],
+        this.layers(tokens, false),
+        [
+          rmsNorm(
+            device,
+            { rows: tokens, dim: c.hiddenSize, eps: c.rmsNormEps },
+            { x: a.x, weight: this.weights.finalNorm, out: a.h },
+          ),
+        ],
+      );
       this.prefillCache.set(tokens, d);
     }
     return d;
@@ -200,23 +235,27 @@ export class LlamaGraph {
    * One decode step without the sampler: embed the token id at word 1 of `ids` (the sampler's state
    * buffer), run every layer at position pos0, normalize into hLast, lm_head → logits.
    */
-  decodeStep(ids: GPUBuffer): Dispatch[] {
+  decodeStep(ids: GPUBuffer): ForwardPass {
     if (!this.decode) {
       const { device, config: c, act: a } = this;
-      this.decode = [
-        embedding(
-          device,
-          { tokens: 1, dim: c.hiddenSize, vocab: c.vocabSize, idOffset: 1 },
-          { ids, out: a.x, ...this.table() },
-        ),
-        ...this.layers(1, true),
-        rmsNorm(
-          device,
-          { rows: 1, dim: c.hiddenSize, eps: c.rmsNormEps },
-          { x: a.x, weight: this.weights.finalNorm, out: a.hLast },
-        ),
-        ...this.head(),
-      ];
+      this.decode = this.pass(
+        [
+          embedding(
+            device,
+            { tokens: 1, dim: c.hiddenSize, vocab: c.vocabSize, idOffset: 1 },
+            { ids, out: a.x, ...this.table() },
+          ),
+        ],
+        this.layers(1, true),
+        [
+          rmsNorm(
+            device,
+            { rows: 1, dim: c.hiddenSize, eps: c.rmsNormEps },
+            { x: a.x, weight: this.weights.finalNorm, out: a.hLast },
+          ),
+          ...this.head(),
+        ],
+      );
     }
     return this.decode;
   }

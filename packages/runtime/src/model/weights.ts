@@ -10,6 +10,7 @@ import { dequantizeInt4, repackQ4_0 } from "@wisp/kernels";
 import type { ModelConfig } from "../config.ts";
 import { assertFinite, type TensorSet, toF32 } from "../loader/tensor.ts";
 import { type Linear, linearFromF32, linearFromInt4, type Quant, uploadF32 } from "./linear.ts";
+import { LayerStreamer, layerBuffers, layerBytes, mapLayer, readLayer } from "./streaming.ts";
 
 export interface LayerWeights {
   /** (hidden) f32 */
@@ -36,7 +37,16 @@ export interface ModelWeights {
   /** (hidden) f32 */
   finalNorm: GPUBuffer;
   lmHead: Linear;
+  /** Present when some layers stream: `layers[i]` for i ≥ streamer.resident is the slot layer i runs from. */
+  streamer?: LayerStreamer;
 }
+
+/**
+ * Decides residency once the first layer is loaded: given that layer's GPU bytes and the bytes of the
+ * embedding + lm_head (an untied lm_head counted as the embedding's size), how many layers stay
+ * resident and how many slots the rest stream through.
+ */
+export type ResidencyPlan = (perLayer: number, headBytes: number) => { resident: number; slots: number };
 
 /** "download": bytes of tensors read from the source (the network for a URL); "quantize": layers done. */
 export interface LoadProgress {
@@ -76,6 +86,7 @@ export async function loadWeights(
   tensors: TensorSet,
   quant: Quant,
   onProgress?: (p: LoadProgress) => void,
+  residency?: ResidencyPlan,
 ): Promise<ModelWeights> {
   const { hiddenSize: h, intermediateSize: inter, numHeads, numKvHeads, headDim, vocabSize } = config;
   const total = config.numLayers + 2;
@@ -134,6 +145,9 @@ export async function loadWeights(
   );
   step();
   const layers: LayerWeights[] = [];
+  let plan: { resident: number; slots: number } | undefined;
+  const slots: LayerWeights[] = [];
+  const host: Uint8Array[][] = [];
   for (let i = 0; i < config.numLayers; i++) {
     const p = `model.layers.${i}`;
     const a = `${p}.self_attn`;
@@ -162,7 +176,31 @@ export async function loadWeights(
       layer.qNorm = await vector(`${a}.q_norm.weight`);
       layer.kNorm = await vector(`${a}.k_norm.weight`);
     }
-    layers.push(layer);
+    if (i === 0 && residency) {
+      const bytesOf = (l: Linear) =>
+        l.parts.reduce(
+          (s, p) => s + Object.values(p.buffers).reduce((t, b) => t + (b as GPUBuffer).size, 0),
+          0,
+        );
+      const headBytes = bytesOf(embed) * (config.tieWordEmbeddings ? 1 : 2);
+      plan = residency(layerBytes(layer), headBytes);
+    }
+    if (plan && i >= plan.resident) {
+      // A streamed layer: keep its packed bytes in host memory; the GPU copy goes.
+      if (slots.length === 0) {
+        const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
+        for (let s = 0; s < plan.slots; s++) {
+          slots.push(
+            mapLayer(layer, (b, j) => device.createBuffer({ label: `slot${s}.${j}`, size: b.size, usage })),
+          );
+        }
+      }
+      host.push(await readLayer(device, layer));
+      for (const b of layerBuffers(layer)) b.destroy();
+      layers.push(slots[(i - plan.resident) % slots.length]!);
+    } else {
+      layers.push(layer);
+    }
     step();
   }
   const finalNorm = uploadF32(device, "model.norm.weight", finalNormF32);
@@ -171,5 +209,6 @@ export async function loadWeights(
     : await matrix("lm_head.weight", vocabSize, h, normSquared(finalNormF32));
   step();
   await device.queue.onSubmittedWorkDone();
-  return { quant, embed, layers, finalNorm, lmHead };
+  const streamer = host.length && plan ? new LayerStreamer(device, plan.resident, host, slots) : undefined;
+  return { quant, embed, layers, finalNorm, lmHead, ...(streamer ? { streamer } : {}) };
 }

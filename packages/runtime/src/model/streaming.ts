@@ -1,0 +1,165 @@
+// Weight streaming: when the weights do not fit the GPU memory budget, the first `resident` layers stay
+// on the GPU and the rest live in host memory (their packed GPU bytes, read back once after
+// quantization) and run from a ring of GPU layer slots. Every forward pass uploads each streamed
+// layer into its slot with queue.writeBuffer, issued ahead of the compute that needs it and after the
+// submit that last used the slot: the queue's order makes the reuse safe without fences, and the GPU
+// runs the same kernels on the same bytes, so the output is bit-identical to the resident run.
+import type { LayerWeights } from "./weights.ts";
+
+/** Every GPU buffer of a layer, in one fixed order (slot and host copies follow it). */
+export function layerBuffers(l: LayerWeights): GPUBuffer[] {
+  const out = [l.inputNorm, l.postNorm];
+  for (const lin of [l.qkv, l.o, l.gateUp, l.down]) {
+    for (const p of lin.parts) out.push(...(Object.values(p.buffers) as GPUBuffer[]));
+    if (lin.bias) out.push(lin.bias);
+  }
+  if (l.qNorm) out.push(l.qNorm);
+  if (l.kNorm) out.push(l.kNorm);
+  return out;
+}
+
+export const layerBytes = (l: LayerWeights): number => layerBuffers(l).reduce((s, b) => s + b.size, 0);
+
+/** A layer with the same structure whose buffers are made by `make` (one per buffer, same order). */
+export function mapLayer(l: LayerWeights, make: (b: GPUBuffer, i: number) => GPUBuffer): LayerWeights {
+  let i = 0;
+  const next = (b: GPUBuffer) => make(b, i++);
+  // Same traversal order as layerBuffers: norms, then each linear's parts and bias, then q/k norms.
+  const lin = (x: LayerWeights["qkv"]): LayerWeights["qkv"] => {
+    const { bias, ...rest } = x;
+    const parts = x.parts.map((p) => ({
+      ...p,
+      buffers: Object.fromEntries(
+        Object.entries(p.buffers).map(([k, b]) => [k, next(b as GPUBuffer)]),
+      ) as typeof p.buffers,
+    }));
+    return bias ? { ...rest, parts, bias: next(bias) } : { ...rest, parts };
+  };
+  const inputNorm = next(l.inputNorm);
+  const postNorm = next(l.postNorm);
+  const linears = [l.qkv, l.o, l.gateUp, l.down].map(lin) as [
+    LayerWeights["qkv"],
+    LayerWeights["o"],
+    LayerWeights["gateUp"],
+    LayerWeights["down"],
+  ];
+  const out: LayerWeights = {
+    inputNorm,
+    postNorm,
+    qkv: linears[0],
+    o: linears[1],
+    gateUp: linears[2],
+    down: linears[3],
+  };
+  if (l.qNorm) out.qNorm = next(l.qNorm);
+  if (l.kNorm) out.kNorm = next(l.kNorm);
+  return out;
+}
+
+/** Reads every buffer of a layer back to host memory (the bytes the slots are refilled from). */
+export async function readLayer(device: GPUDevice, l: LayerWeights): Promise<Uint8Array[]> {
+  const bufs = layerBuffers(l);
+  const staging = bufs.map((b) =>
+    device.createBuffer({ size: b.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }),
+  );
+  const enc = device.createCommandEncoder();
+  bufs.forEach((b, i) => {
+    enc.copyBufferToBuffer(b, 0, staging[i]!, 0, b.size);
+  });
+  device.queue.submit([enc.finish()]);
+  return Promise.all(
+    staging.map(async (s) => {
+      await s.mapAsync(GPUMapMode.READ);
+      const bytes = new Uint8Array(s.getMappedRange().slice(0));
+      s.destroy();
+      return bytes;
+    }),
+  );
+}
+
+export interface StreamStats {
+  residentLayers: number;
+  streamedLayers: number;
+  slots: number;
+  /** bytes of one layer as uploaded */
+  layerBytes: number;
+  /** bytes uploaded per forward pass (every streamed layer once) */
+  bytesPerPass: number;
+  /** since load */
+  bytesStreamed: number;
+  layersUploaded: number;
+  /** host time spent inside queue.writeBuffer (copying into the upload staging), since load */
+  uploadHostMs: number;
+}
+
+/** The streamed layers' host copies and the GPU slot ring they run from. */
+export class LayerStreamer {
+  readonly stats: StreamStats;
+
+  constructor(
+    private readonly device: GPUDevice,
+    readonly resident: number,
+    /** host bytes of layer resident + j, buffers in layerBuffers order */
+    private readonly host: Uint8Array[][],
+    readonly slots: LayerWeights[],
+  ) {
+    const bytes = host[0]?.reduce((s, b) => s + b.byteLength, 0) ?? 0;
+    this.stats = {
+      residentLayers: resident,
+      streamedLayers: host.length,
+      slots: slots.length,
+      layerBytes: bytes,
+      bytesPerPass: bytes * host.length,
+      bytesStreamed: 0,
+      layersUploaded: 0,
+      uploadHostMs: 0,
+    };
+  }
+
+  /** The slot that layer `layer` (≥ resident) runs from. */
+  slotOf(layer: number): number {
+    return (layer - this.resident) % this.slots.length;
+  }
+
+  /** Queues the upload of a streamed layer into its slot (ordered after everything submitted so far). */
+  upload(layer: number): void {
+    const t0 = performance.now();
+    const bufs = layerBuffers(this.slots[this.slotOf(layer)]!);
+    const host = this.host[layer - this.resident]!;
+    bufs.forEach((b, i) => {
+      const h = host[i]!;
+      this.device.queue.writeBuffer(b, 0, h as Uint8Array<ArrayBuffer>, 0, h.byteLength);
+    });
+    this.stats.uploadHostMs += performance.now() - t0;
+    this.stats.bytesStreamed += this.stats.layerBytes;
+    this.stats.layersUploaded++;
+  }
+
+  destroy(): void {
+    for (const s of this.slots) for (const b of layerBuffers(s)) b.destroy();
+    this.host.length = 0;
+  }
+}
+
+/**
+ * How many layers stay resident under `budget` bytes: the fixed part (embedding, lm_head, norms, KV
+ * cache, activations) and a ring of `slots` layer slots come first; then as many whole layers as fit.
+ * Throws when even zero resident layers do not fit.
+ */
+export function planResidency(
+  budget: number,
+  fixedBytes: number,
+  perLayer: number,
+  numLayers: number,
+  slots: number,
+): { resident: number; slots: number } {
+  if (fixedBytes + numLayers * perLayer <= budget) return { resident: numLayers, slots: 0 };
+  const room = budget - fixedBytes - slots * perLayer;
+  if (room < 0) {
+    throw new RangeError(
+      `a GPU memory budget of ${budget} bytes is below the minimum for this model: ${fixedBytes} fixed ` +
+        `(embedding, lm_head, KV cache, activations) + ${slots} streaming slots of ${perLayer} bytes`,
+    );
+  }
+  return { resident: Math.min(numLayers, Math.floor(room / perLayer)), slots };
+}
