@@ -5,4 +5,5 @@ export * from "./engine/stop.ts";
 export * from "./errors.ts";
 export * from "./loader/index.ts";
 export * from "./model/linear.ts";
+export * from "./store/index.ts";
 export * from "./tokenizer/index.ts";

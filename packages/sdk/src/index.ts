@@ -4,6 +4,14 @@
 
 import { defineWispChat } from "./element/index.ts";
 
+export {
+  cachedModelId,
+  clearCache,
+  deleteCachedModel,
+  listCachedModels,
+  requestPersistentStorage,
+  storageEstimate,
+} from "./cache/page.ts";
 export { type CreateEngineOptions, createEngine } from "./client/create.ts";
 export type {
   ChatCompletionStream,

@@ -4,8 +4,8 @@
 // passed with Comlink.proxy across the worker; a token stream is ONE callback per request that
 // receives batches, so the token loop never waits for a round trip to the main thread.
 //
-// Cache operations (list/delete cached models) are not part of the interface yet: the weight store
-// does not exist; they arrive with it.
+// Cache operations (list/delete cached models) are not part of this interface: the page reads the same
+// IndexedDB as the worker (same origin), so listCachedModels() & co. run on the main thread.
 
 // Kept free of runtime imports so the public declarations stand alone (the same unions as the runtime's).
 /** Weight storage: INT4 (quantized on the GPU at load) or unquantized f32. */
@@ -27,10 +27,47 @@ export interface LoadRequest {
   quant?: Quant;
   /** KV cache size in tokens (default min(model maximum, 4096)). */
   contextLength?: number;
+  /**
+   * Keep the model's files in the weight store (IndexedDB) and load from there next time: "url" and
+   * "hf" models only. Default: true where IndexedDB exists.
+   */
+  cache?: boolean;
+}
+
+/** A model in the weight store, as listCachedModels() reports it. */
+export interface CachedModel {
+  /** The store key: the model folder's URL (or the .gguf URL), or the hub id ("org/name", "@revision" when not main). */
+  id: string;
+  label?: string;
+  /** Bytes stored for it (complete files, partial downloads, derived blobs). */
+  bytes: number;
+  /** False while a download is partial (it resumes on the next load). */
+  complete: boolean;
+  /** Names of the complete files. */
+  files: string[];
+  /** Derived artefacts (e.g. packed INT4 weights). */
+  blobs: string[];
+  /** Milliseconds since the epoch. */
+  updatedAt: number;
+  /** The store's schema version it was written with. */
+  schema: number;
+}
+
+/** navigator.storage.estimate() for this origin, plus what is left. */
+export interface StorageEstimate {
+  usage: number;
+  quota: number;
+  available: number;
+  /** Whether the browser granted persistent storage (not evicted under pressure). */
+  persisted?: boolean;
 }
 
 export interface LoadProgress {
-  /** "quantize" while weights are read and packed, "compile" while pipelines are built. */
+  /**
+   * "download": bytes fetched over the network (into the weight store when the model is cached);
+   * "read": bytes read back from the weight store (a cached model); "quantize" while weights are
+   * packed; "compile" while pipelines are built; "warmup".
+   */
   phase: string;
   loaded: number;
   total: number;

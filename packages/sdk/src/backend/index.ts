@@ -19,18 +19,21 @@ export interface LocalEngineOptions extends LocalBackendOptions {
   label?: string;
   quant?: Quant;
   contextLength?: number;
+  /** Cache "url"/"hf" models in the weight store (`store`); default true when a store exists. */
+  cache?: boolean;
   onProgress?: (progress: LoadProgress) => void;
 }
 
 /** An engine whose runtime runs on the calling thread (pass `device` in Node). */
 export function createLocalEngine(options: LocalEngineOptions): Promise<WispEngine> {
-  const { model, label, quant, contextLength, onProgress, ...backendOptions } = options;
+  const { model, label, quant, contextLength, cache, onProgress, ...backendOptions } = options;
   const backend = new LocalWispBackend(backendOptions);
   const request = {
     model,
     ...(label ? { label } : {}),
     ...(quant ? { quant } : {}),
     ...(contextLength ? { contextLength } : {}),
+    ...(cache !== undefined ? { cache } : {}),
   };
   return WispEngine.connect(inThreadConnection(backend), () => backend.load(request, onProgress));
 }

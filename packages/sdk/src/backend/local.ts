@@ -7,11 +7,15 @@ import {
   Engine,
   type FileSource,
   filesSource,
+  hasIndexedDb,
   hfSource,
   ModelFileError,
+  type ModelStore,
+  openModelStore,
   urlSource,
   WispError,
 } from "@wisp/runtime";
+import { cachedModelSource } from "../cache/source.ts";
 import type {
   BatchCallback,
   ChatGenerationRequest,
@@ -44,6 +48,12 @@ export interface LocalBackendOptions {
   gpu?: GPU;
   /** Progress events closer together than this are dropped, except phase changes and the last one. */
   progressIntervalMs?: number;
+  /**
+   * The weight store "url" and "hf" models are cached in (LoadRequest.cache). Default: the browser's
+   * IndexedDB store where IndexedDB exists (page and worker share it), else none (Node hosts pass
+   * openFileModelStore() from @wisp/runtime/node). `false`: never cache.
+   */
+  store?: ModelStore | false;
 }
 
 function sourceOf(spec: LocalModelSpec): { source: FileSource; ggufFile?: string; label: string } {
@@ -101,8 +111,16 @@ export class LocalWispBackend implements WispWorkerApi {
   private readonly running = new Map<string, { controller: AbortController; done: Promise<unknown> }>();
   private served = 0;
   private last: GenerationOutcome | undefined;
+  private modelStore: ModelStore | undefined;
 
   constructor(private readonly options: LocalBackendOptions = {}) {}
+
+  private store(): ModelStore | undefined {
+    if (this.options.store === false) return undefined;
+    if (this.options.store) return this.options.store;
+    if (!this.modelStore && hasIndexedDb()) this.modelStore = openModelStore();
+    return this.modelStore;
+  }
 
   private async device(): Promise<GPUDevice> {
     if (this.options.device) return this.options.device;
@@ -123,12 +141,23 @@ export class LocalWispBackend implements WispWorkerApi {
     await this.unload();
     const t0 = performance.now();
     const device = await this.device();
-    const { source, ggufFile, label } = sourceOf(request.model);
-    const engine = await Engine.load(device, source, {
+    const { source: remote, ggufFile, label } = sourceOf(request.model);
+    const progress = throttle(onProgress, this.options.progressIntervalMs ?? 50);
+    // "url" and "hf" models go through the weight store: downloaded once (resumable, verified), then
+    // read from it; a second load makes no request for the model's files.
+    const store = request.cache === false ? undefined : this.store();
+    const spec = request.model;
+    const cached =
+      store && spec.kind !== "source"
+        ? await cachedModelSource(store, spec, { label: request.label ?? label, onProgress: progress })
+        : undefined;
+    const engine = await Engine.load(device, cached?.source ?? remote, {
       ...(request.quant ? { quant: request.quant } : {}),
       ...(request.contextLength ? { contextLength: request.contextLength } : {}),
       ...(ggufFile ? { ggufFile } : {}),
-      onProgress: throttle(onProgress, this.options.progressIntervalMs ?? 50),
+      // Reading tensors from the store is not a download: reported as "read" so that "download"
+      // (bytes over the network, once) does not start again from zero.
+      onProgress: cached ? (p) => progress(p.phase === "download" ? { ...p, phase: "read" } : p) : progress,
     });
     if (!engine.tokenizer) {
       engine.destroy();
@@ -136,6 +165,12 @@ export class LocalWispBackend implements WispWorkerApi {
         kind: "missing_file",
         file: "tokenizer.json",
       });
+    }
+    try {
+      await cached?.commit();
+    } catch (e) {
+      engine.destroy();
+      throw e;
     }
     this.engine = engine;
     this.info = {

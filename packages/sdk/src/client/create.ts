@@ -19,6 +19,11 @@ export interface CreateEngineOptions {
   contextLength?: number;
   /** Load progress: phase ("download" bytes, "quantize" layers, "compile", "warmup"), loaded/total, fraction 0..1. */
   onProgress?: (progress: LoadProgress) => void;
+  /**
+   * Keep "url"/"hf" models in the browser's weight store (IndexedDB): downloaded once (resumable,
+   * verified), loaded from there afterwards. Default true where IndexedDB exists.
+   */
+  cache?: boolean;
   /** Where wisp-worker.js is served, when not beside the SDK script (e.g. after a bundler moved files). */
   workerUrl?: string | URL;
 }
@@ -36,6 +41,7 @@ export async function createEngine(options: CreateEngineOptions): Promise<WispEn
     label,
     ...(options.quant ? { quant: options.quant } : {}),
     ...(options.contextLength ? { contextLength: options.contextLength } : {}),
+    ...(options.cache !== undefined ? { cache: options.cache } : {}),
   };
   return WispEngine.connect(connection, () => connection.api.load(request, options.onProgress));
 }

@@ -1,0 +1,88 @@
+// The SDK's model load through the weight store (Node: the folder backend) with stories260K served by
+// a real node:http server: the first load downloads into the store, the second makes no request.
+import { readFileSync, rmSync } from "node:fs";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { nodeDevice } from "@wisp/gpu-test/node";
+import { openFileModelStore } from "@wisp/runtime/node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { StoreTestServer } from "../../runtime/test/store-server.ts";
+import { createLocalEngine } from "../src/backend/index.ts";
+import { modelCacheId } from "../src/cache/id.ts";
+import type { LoadProgress } from "../src/protocol.ts";
+
+const hf = new URL("../../../../shared/models/stories260K/hf/", import.meta.url).pathname;
+const FILES = [
+  "config.json",
+  "generation_config.json",
+  "model.safetensors",
+  "tokenizer.json",
+  "tokenizer_config.json",
+];
+const server = new StoreTestServer();
+let root = "";
+
+beforeAll(async () => {
+  await server.start();
+  for (const f of FILES) server.setFile(`/stories/${f}`, new Uint8Array(readFileSync(hf + f)));
+  root = await mkdtemp(join(tmpdir(), "wisp-sdk-cache-"));
+});
+afterAll(async () => {
+  await server.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe("LocalWispBackend through the weight store", () => {
+  it("first load downloads into the store; the second load makes no request; cache: false bypasses it", async () => {
+    const { device } = await nodeDevice();
+    const url = `${server.url}/stories/`;
+    const greedy = { prompt: "Once upon a time", max_tokens: 8, temperature: 0 };
+    const load = async (cache?: boolean) => {
+      const events: LoadProgress[] = [];
+      const engine = await createLocalEngine({
+        device,
+        store: openFileModelStore({ root }),
+        model: { kind: "url", url },
+        quant: "f32",
+        contextLength: 64,
+        ...(cache !== undefined ? { cache } : {}),
+        onProgress: (p) => events.push(p),
+      });
+      const text = (await engine.completions.create(greedy)).choices[0]!.text;
+      await engine.unload();
+      return {
+        text,
+        phases: [...new Set(events.map((e) => e.phase))],
+        downloads: events.filter((e) => e.phase === "download"),
+      };
+    };
+
+    const first = await load();
+    expect(server.count("/stories/")).toBeGreaterThan(0);
+    expect(first.downloads.at(-1)).toMatchObject({ fraction: 1 });
+    const [cached] = await openFileModelStore({ root }).list();
+    expect(cached).toMatchObject({ id: modelCacheId({ kind: "url", url }), complete: true, label: url });
+    expect(cached!.files.sort()).toEqual(FILES);
+
+    server.reset();
+    const second = await load();
+    expect(server.count()).toBe(0);
+    expect(second.downloads).toEqual([]);
+    expect(second.phases).toContain("read");
+    expect(second.text).toBe(first.text);
+
+    // A folder without a model: the load fails typed and nothing is cached for it.
+    const missing = await createLocalEngine({
+      device,
+      store: openFileModelStore({ root }),
+      model: { kind: "url", url: `${server.url}/nothing/` },
+    }).catch((e: unknown) => e);
+    expect(missing).toMatchObject({ name: "ModelFileError", code: "MODEL_FILE" });
+    expect((await openFileModelStore({ root }).list()).map((m) => m.id)).toEqual([cached!.id]);
+
+    const third = await load(false);
+    expect(server.count("/stories/")).toBeGreaterThan(0);
+    expect(third.text).toBe(first.text);
+  });
+});
