@@ -12,7 +12,7 @@ process.env.XDG_RUNTIME_DIR ??= "/tmp";
 // GPU tests share one device per worker; SwiftShader is CPU-bound, so keep file parallelism low.
 export default defineConfig({
   test: {
-    include: ["kernels/test/**/*.test.ts", "packages/*/test/**/*.test.ts"],
+    include: ["kernels/test/**/*.test.ts", "packages/*/test/**/*.test.ts", "apps/*/test/**/*.test.ts"],
     testTimeout: 300_000,
     hookTimeout: 120_000,
     pool: "forks",
