@@ -5,5 +5,8 @@ export * from "./engine/stop.ts";
 export * from "./errors.ts";
 export * from "./loader/index.ts";
 export * from "./model/linear.ts";
+export * from "./model/packed.ts";
+export * from "./model/streaming.ts";
+export type { ModelWeights, ResidencyPlan } from "./model/weights.ts";
 export * from "./store/index.ts";
 export * from "./tokenizer/index.ts";

@@ -3,14 +3,15 @@
 // one runs at a time, never interleaved.
 import { type Dispatch, encodeDispatch } from "@wisp/kernels";
 import type { ModelConfig } from "../config.ts";
-import { Aborted, ContextLengthExceeded } from "../errors.ts";
+import { Aborted, ContextLengthExceeded, ModelFileError } from "../errors.ts";
 import { openModel } from "../loader/model.ts";
 import { type FileSource, readText } from "../loader/source.ts";
 import { createKvCache, destroyKvCache, kvCacheBytes } from "../model/kv-cache.ts";
-import { destroyLinear, type Quant } from "../model/linear.ts";
+import { destroyLinear, linearBytes, type Quant } from "../model/linear.ts";
 import { activationBytes, type ForwardPass, LlamaGraph } from "../model/llama.ts";
+import { type PackedCache, readPackedMeta, weightsFromPacked, writePacked } from "../model/packed.ts";
 import { layerBytes, planResidency, type StreamStats } from "../model/streaming.ts";
-import { loadWeights } from "../model/weights.ts";
+import { loadWeights, type ModelWeights, type ResidencyPlan } from "../model/weights.ts";
 import type { Tokenizer } from "../tokenizer/index.ts";
 import { tokenizerFromFolderFiles } from "../tokenizer/index.ts";
 import { GpuSampler } from "./sampler.ts";
@@ -35,8 +36,51 @@ export interface LoadOptions {
    */
   gpuMemoryBudget?: number;
   streamSlots?: number;
-  /** Phases in order: "download" (bytes), "quantize" (layers), "compile", "warmup"; fraction 0..1 each. */
+  /**
+   * A cache of packed weights (the weight store's blobs): when it holds a complete set for this
+   * storage and device, the checkpoint is not read and nothing is quantized ("read" progress);
+   * otherwise the load fills it.
+   */
+  packed?: PackedCache;
+  /**
+   * Phases in order: "download" (bytes), "quantize" (layers), "compile", "warmup" — or "read" (packed
+   * groups) instead of the first two; fraction 0..1 each.
+   */
   onProgress?: (p: { phase: string; loaded: number; total: number; fraction: number }) => void;
+}
+
+/** Context, prefill chunk and (with a budget) the residency decision, shared by every way to load. */
+export interface ResidencyPlanState {
+  context: number;
+  chunk: number;
+  residency?: ResidencyPlan;
+  /** filled in when `residency` runs */
+  planned?: { perLayer: number; fixed: number };
+}
+
+export function residencyPlan(config: ModelConfig, options: LoadOptions): ResidencyPlanState {
+  const context = options.contextLength ?? Math.min(config.maxPositionEmbeddings, 4096);
+  const chunk = Math.min(options.prefillChunk ?? 512, Math.ceil(context / 16) * 16);
+  const budget = options.gpuMemoryBudget;
+  if (budget !== undefined && !(budget > 0))
+    throw new RangeError(`gpuMemoryBudget must be > 0 bytes, got ${budget}`);
+  const state: ResidencyPlanState = { context, chunk };
+  if (budget !== undefined) {
+    state.residency = (perLayer, headBytes) => {
+      state.planned = {
+        perLayer,
+        fixed: headBytes + kvCacheBytes(config, context) + activationBytes(config, chunk),
+      };
+      return planResidency(
+        budget,
+        state.planned.fixed,
+        perLayer,
+        config.numLayers,
+        Math.max(1, options.streamSlots ?? 2),
+      );
+    };
+  }
+  return state;
 }
 
 /** Steps queued on the GPU ahead of the token the CPU is reading (stop checks run behind). */
@@ -49,6 +93,8 @@ export class Engine {
    * activations); the whole model resident; what this load holds (resident layers + streaming slots).
    */
   memory = { perLayerBytes: 0, fixedBytes: 0, totalBytes: 0, residentBytes: 0 };
+  /** True when the weights came from a packed cache (no checkpoint read, no quantization). */
+  fromPacked = false;
   private readonly staging: GPUBuffer[];
 
   private constructor(
@@ -69,57 +115,88 @@ export class Engine {
   }
 
   static async load(device: GPUDevice, source: FileSource, options: LoadOptions = {}): Promise<Engine> {
-    const opened = await openModel(source, {
-      ...(options.ggufFile ? { ggufFile: options.ggufFile } : {}),
-      requireTokenizer: options.requireTokenizer ?? true,
-    });
-    const config = opened.config;
+    const quant = options.quant ?? "int4";
+    const progress = (p: { phase: string; loaded: number; total: number }) =>
+      options.onProgress?.({ ...p, fraction: p.loaded / p.total });
     const tokSource = options.tokenizerSource ?? source;
     const names = new Set(await tokSource.list());
     const tokenizer = names.has("tokenizer.json")
       ? await tokenizerFromFolderFiles(async (n) => (names.has(n) ? readText(tokSource, n) : undefined))
       : undefined;
-    const quant = options.quant ?? "int4";
-    const context = options.contextLength ?? Math.min(config.maxPositionEmbeddings, 4096);
-    const chunk = Math.min(options.prefillChunk ?? 512, Math.ceil(context / 16) * 16);
-    const budget = options.gpuMemoryBudget;
-    let planned: { perLayer: number; fixed: number } | undefined;
-    if (budget !== undefined && !(budget > 0))
-      throw new RangeError(`gpuMemoryBudget must be > 0 bytes, got ${budget}`);
-    const weights = await loadWeights(
-      device,
-      config,
-      opened.tensors,
-      quant,
-      (p) => options.onProgress?.({ ...p, fraction: p.loaded / p.total }),
-      budget === undefined
-        ? undefined
-        : (perLayer, headBytes) => {
-            planned = {
-              perLayer,
-              fixed: headBytes + kvCacheBytes(config, context) + activationBytes(config, chunk),
-            };
-            return planResidency(
-              budget,
-              planned.fixed,
-              perLayer,
-              config.numLayers,
-              Math.max(1, options.streamSlots ?? 2),
-            );
-          },
-    );
+    const packed = options.packed;
+    const meta = packed ? await readPackedMeta(device, packed, quant) : undefined;
+    if (packed && meta) {
+      // The packed weights of an earlier load: no checkpoint parsing, no quantization.
+      const config = meta.config;
+      if ((options.requireTokenizer ?? true) && !tokenizer) {
+        throw new ModelFileError('model file "tokenizer.json" not found', {
+          kind: "missing_file",
+          file: "tokenizer.json",
+        });
+      }
+      const plan = residencyPlan(config, options);
+      const weights = await weightsFromPacked(
+        device,
+        config,
+        quant,
+        async (g) => {
+          const bytes = await packed.get(`packed/${g}`);
+          if (!bytes || bytes.byteLength !== meta.groups[g]) {
+            throw new ModelFileError(`the cached packed weights lack "${g}" or it is truncated`, {
+              kind: "truncated",
+              file: `packed/${g}`,
+            });
+          }
+          return bytes;
+        },
+        plan.residency,
+        progress,
+      );
+      return Engine.start(device, config, tokenizer, weights, plan, options, true);
+    }
+    const opened = await openModel(source, {
+      ...(options.ggufFile ? { ggufFile: options.ggufFile } : {}),
+      requireTokenizer: options.requireTokenizer ?? true,
+    });
+    const config = opened.config;
+    const plan = residencyPlan(config, options);
+    const weights = await loadWeights(device, config, opened.tensors, quant, progress, plan.residency);
+    if (packed) await writePacked(device, config, weights, packed);
+    return Engine.start(device, config, tokenizer, weights, plan, options, false);
+  }
+
+  /**
+   * An engine over weights made elsewhere (the bench's random INT4 weights of real shapes). With a
+   * gpuMemoryBudget, `weights` must come from weightsFromPacked with the same plan (residencyPlan).
+   */
+  static fromWeights(
+    device: GPUDevice,
+    config: ModelConfig,
+    weights: ModelWeights,
+    plan: ResidencyPlanState,
+    options: LoadOptions = {},
+  ): Promise<Engine> {
+    return Engine.start(device, config, undefined, weights, plan, options, false);
+  }
+
+  private static async start(
+    device: GPUDevice,
+    config: ModelConfig,
+    tokenizer: Tokenizer | undefined,
+    weights: ModelWeights,
+    plan: ResidencyPlanState,
+    options: LoadOptions,
+    fromPacked: boolean,
+  ): Promise<Engine> {
+    const { context, chunk } = plan;
     const kv = createKvCache(device, config, context);
     const graph = new LlamaGraph(device, config, weights, kv, Math.min(chunk, kv.capacity));
     const sampler = new GpuSampler(device, config.vocabSize, graph.act.logits, kv.capacity);
-    const engine = new Engine(device, config, tokenizer, graph, sampler, quant);
-    const linearBytes = (l: (typeof weights)["embed"]) =>
-      l.parts.reduce(
-        (t, p) => t + Object.values(p.buffers).reduce((u, b) => u + (b as GPUBuffer).size, 0),
-        0,
-      );
-    const perLayer = planned?.perLayer ?? layerBytes(weights.layers[0]!);
+    const engine = new Engine(device, config, tokenizer, graph, sampler, weights.quant);
+    engine.fromPacked = fromPacked;
+    const perLayer = plan.planned?.perLayer ?? layerBytes(weights.layers[0]!);
     const fixed =
-      planned?.fixed ??
+      plan.planned?.fixed ??
       linearBytes(weights.embed) * (config.tieWordEmbeddings ? 1 : 2) +
         kvCacheBytes(config, context) +
         activationBytes(config, chunk);

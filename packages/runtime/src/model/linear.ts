@@ -128,6 +128,43 @@ export function linearFromF32(
   return { quant, n, k, parts, name, ...(bias ? { bias: uploadF32(device, `${name}.bias`, bias) } : {}) };
 }
 
+/**
+ * A linear layer's buffers without contents, exactly as linearFromF32 / linearFromInt4 lay them out
+ * for this device (same parts, same sizes): packed weights read back from a cache or made up by the
+ * bench are written into them.
+ */
+export function allocateLinear(
+  device: GPUDevice,
+  name: string,
+  n: number,
+  k: number,
+  quant: Quant,
+  hasBias: boolean,
+): Linear {
+  const kb = Math.ceil(k / BLOCK);
+  const parts: LinearPart[] = [];
+  let row0 = 0;
+  for (const rows of splitRows(device, quant, n, k)) {
+    const buffers: PartBuffers =
+      quant === "int4"
+        ? {
+            qweight: storageBuffer(device, `${name}.qweight`, rows * kb * 16),
+            scales: storageBuffer(device, `${name}.scales`, Math.ceil((rows * kb) / 2) * 4),
+          }
+        : { w: storageBuffer(device, name, rows * k * 4) };
+    parts.push({ row0, rows, buffers });
+    row0 += rows;
+  }
+  return {
+    quant,
+    n,
+    k,
+    parts,
+    name,
+    ...(hasBias ? { bias: storageBuffer(device, `${name}.bias`, n * 4) } : {}),
+  };
+}
+
 /** An already packed INT4 matrix (GGUF Q4_0 repacked) → a GPU linear layer (one part). */
 export function linearFromInt4(device: GPUDevice, name: string, m: Int4Matrix): Linear {
   const parts = splitRows(device, "int4", m.n, m.k);

@@ -116,6 +116,11 @@ export class LayerStreamer {
     };
   }
 
+  /** The host copy of streamed layer `layer` (≥ resident), buffers in layerBuffers order. */
+  hostLayer(layer: number): Uint8Array[] {
+    return this.host[layer - this.resident]!;
+  }
+
   /** The slot that layer `layer` (≥ resident) runs from. */
   slotOf(layer: number): number {
     return (layer - this.resident) % this.slots.length;

@@ -1,0 +1,264 @@
+// Packed weights: the GPU-ready bytes of a loaded model (INT4 blocks and f16 scales, or f32; f32 norms
+// and biases) in groups — "embed", "lm_head" (untied only), "norm", "layer.<i>" — each the
+// concatenation of its buffers in a fixed order. What the weight store caches (the second load reads
+// these and neither parses a checkpoint nor quantizes), what weight streaming uploads, and what the
+// bench makes up. A group's layout depends only on the config, the storage and the device's binding
+// limit (row splits), all recorded in the meta; anything else invalidates the cache.
+import type { ModelConfig } from "../config.ts";
+import { allocateLinear, type Linear, type Quant, storageBuffer } from "./linear.ts";
+import { LayerStreamer, layerBuffers, layerBytes } from "./streaming.ts";
+import type { LayerWeights, ModelWeights, ResidencyPlan } from "./weights.ts";
+
+/** Bump when the packed layout changes (INT4 format, group order, buffer order). */
+export const PACKED_FORMAT = 1;
+export const PACKED_META = "packed/meta.json";
+
+export interface PackedMeta {
+  format: number;
+  quant: Quant;
+  /** min(maxStorageBufferBindingSize, maxBufferSize) of the device the groups were laid out for */
+  bindingLimit: number;
+  config: ModelConfig;
+  /** group → bytes */
+  groups: Record<string, number>;
+}
+
+/** Where packed groups live (the weight store's blobs, a folder, memory). */
+export interface PackedCache {
+  get(name: string): Promise<Uint8Array | undefined>;
+  put(name: string, bytes: Uint8Array): Promise<void>;
+}
+
+export const bindingLimit = (device: GPUDevice): number =>
+  Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+
+export const groupNames = (config: ModelConfig): string[] => [
+  "embed",
+  ...(config.tieWordEmbeddings ? [] : ["lm_head"]),
+  "norm",
+  ...Array.from({ length: config.numLayers }, (_, i) => `layer.${i}`),
+];
+
+const linearBuffers = (l: Linear): GPUBuffer[] => [
+  ...l.parts.flatMap((p) => Object.values(p.buffers) as GPUBuffer[]),
+  ...(l.bias ? [l.bias] : []),
+];
+
+/** The buffers of a group, in packing order. */
+function groupBuffers(w: ModelWeights, group: string): GPUBuffer[] {
+  if (group === "embed") return linearBuffers(w.embed);
+  if (group === "lm_head") return linearBuffers(w.lmHead);
+  if (group === "norm") return [w.finalNorm];
+  return layerBuffers(w.layers[Number(group.slice(6))]!);
+}
+
+/** One transformer layer's buffers without contents (the layout loadWeights produces). */
+export function allocateLayer(device: GPUDevice, c: ModelConfig, quant: Quant, i: number): LayerWeights {
+  const p = `model.layers.${i}`;
+  const h = c.hiddenSize;
+  const qkvRows = (c.numHeads + 2 * c.numKvHeads) * c.headDim;
+  const l: LayerWeights = {
+    inputNorm: storageBuffer(device, `${p}.input_layernorm.weight`, h * 4),
+    postNorm: storageBuffer(device, `${p}.post_attention_layernorm.weight`, h * 4),
+    qkv: allocateLinear(device, `${p}.self_attn.qkv`, qkvRows, h, quant, c.attentionBias),
+    o: allocateLinear(device, `${p}.self_attn.o_proj.weight`, h, c.numHeads * c.headDim, quant, false),
+    gateUp: allocateLinear(device, `${p}.mlp.gate_up`, 2 * c.intermediateSize, h, quant, false),
+    down: allocateLinear(device, `${p}.mlp.down_proj.weight`, h, c.intermediateSize, quant, false),
+  };
+  if (c.qkNorm) {
+    l.qNorm = storageBuffer(device, `${p}.self_attn.q_norm.weight`, c.headDim * 4);
+    l.kNorm = storageBuffer(device, `${p}.self_attn.k_norm.weight`, c.headDim * 4);
+  }
+  return l;
+}
+
+/** Views of `bytes` cut to the buffers' sizes; null when the lengths disagree (a stale layout). */
+function split(bytes: Uint8Array, sizes: number[]): Uint8Array[] | null {
+  if (sizes.reduce((a, b) => a + b, 0) !== bytes.byteLength) return null;
+  let o = 0;
+  return sizes.map((n) => bytes.subarray(o, (o += n)));
+}
+
+export class StalePackedWeights extends Error {
+  override name = "StalePackedWeights";
+}
+
+function write(device: GPUDevice, bufs: GPUBuffer[], bytes: Uint8Array, group: string): void {
+  const parts = split(
+    bytes,
+    bufs.map((b) => b.size),
+  );
+  if (!parts) throw new StalePackedWeights(`packed group "${group}" does not match this device's layout`);
+  bufs.forEach((b, i) => {
+    const p = parts[i]!;
+    device.queue.writeBuffer(b, 0, p as Uint8Array<ArrayBuffer>, 0, p.byteLength);
+  });
+}
+
+/**
+ * Packed groups → GPU weights, with the same residency decision as loadWeights: streamed layers keep
+ * their bytes in host memory and run from slots. `read` gives a group's bytes.
+ */
+export async function weightsFromPacked(
+  device: GPUDevice,
+  c: ModelConfig,
+  quant: Quant,
+  read: (group: string) => Promise<Uint8Array>,
+  residency?: ResidencyPlan,
+  onProgress?: (p: { phase: "read"; loaded: number; total: number }) => void,
+): Promise<ModelWeights> {
+  const made: GPUBuffer[] = [];
+  const total = groupNames(c).length;
+  let loaded = 0;
+  const step = () => onProgress?.({ phase: "read", loaded: ++loaded, total });
+  try {
+    const embed = allocateLinear(
+      device,
+      "model.embed_tokens.weight",
+      c.vocabSize,
+      c.hiddenSize,
+      quant,
+      false,
+    );
+    made.push(...linearBuffers(embed));
+    write(device, linearBuffers(embed), await read("embed"), "embed");
+    step();
+    let lmHead = embed;
+    if (!c.tieWordEmbeddings) {
+      lmHead = allocateLinear(device, "lm_head.weight", c.vocabSize, c.hiddenSize, quant, false);
+      made.push(...linearBuffers(lmHead));
+      write(device, linearBuffers(lmHead), await read("lm_head"), "lm_head");
+      step();
+    }
+    const finalNorm = storageBuffer(device, "model.norm.weight", c.hiddenSize * 4);
+    made.push(finalNorm);
+    write(device, [finalNorm], await read("norm"), "norm");
+    step();
+    const layers: LayerWeights[] = [];
+    const host: Uint8Array[][] = [];
+    const slots: LayerWeights[] = [];
+    let plan: { resident: number; slots: number } | undefined;
+    for (let i = 0; i < c.numLayers; i++) {
+      const bytes = await read(`layer.${i}`);
+      if (i === 0 || !plan || i < plan.resident) {
+        const layer = allocateLayer(device, c, quant, i);
+        made.push(...layerBuffers(layer));
+        if (i === 0 && residency) {
+          const head = linearBuffers(embed).reduce((s, b) => s + b.size, 0) * (c.tieWordEmbeddings ? 1 : 2);
+          plan = residency(layerBytes(layer), head);
+        }
+        if (!plan || i < plan.resident) {
+          write(device, layerBuffers(layer), bytes, `layer.${i}`);
+          layers.push(layer);
+          step();
+          continue;
+        }
+        // layer 0 streams too: its buffers become the first slot's shape
+        for (const b of layerBuffers(layer)) b.destroy();
+      }
+      if (!plan) throw new Error("unreachable: residency plan missing");
+      if (slots.length === 0) {
+        for (let s = 0; s < plan.slots; s++) {
+          const slot = allocateLayer(device, c, quant, i);
+          made.push(...layerBuffers(slot));
+          slots.push(slot);
+        }
+      }
+      const parts = split(
+        bytes,
+        layerBuffers(slots[0]!).map((b) => b.size),
+      );
+      if (!parts)
+        throw new StalePackedWeights(`packed group "layer.${i}" does not match this device's layout`);
+      host.push(parts);
+      layers.push(slots[(i - plan.resident) % slots.length]!);
+      step();
+    }
+    await device.queue.onSubmittedWorkDone();
+    const streamer = host.length && plan ? new LayerStreamer(device, plan.resident, host, slots) : undefined;
+    return { quant, embed, layers, finalNorm, lmHead, ...(streamer ? { streamer } : {}) };
+  } catch (e) {
+    for (const b of made) b.destroy();
+    throw e;
+  }
+}
+
+/** Reads a group's buffers back from the GPU (streamed layers: from the streamer's host copy). */
+async function groupBytes(device: GPUDevice, w: ModelWeights, group: string): Promise<Uint8Array> {
+  const s = w.streamer;
+  if (s && group.startsWith("layer.") && Number(group.slice(6)) >= s.resident) {
+    return concat(s.hostLayer(Number(group.slice(6))));
+  }
+  const bufs = groupBuffers(w, group);
+  const staging = device.createBuffer({
+    size: bufs.reduce((a, b) => a + b.size, 0),
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
+  const enc = device.createCommandEncoder();
+  let o = 0;
+  for (const b of bufs) {
+    enc.copyBufferToBuffer(b, 0, staging, o, b.size);
+    o += b.size;
+  }
+  device.queue.submit([enc.finish()]);
+  await staging.mapAsync(GPUMapMode.READ);
+  const bytes = new Uint8Array(staging.getMappedRange().slice(0));
+  staging.destroy();
+  return bytes;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.byteLength, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.byteLength;
+  }
+  return out;
+}
+
+/** Writes every group, then the meta last (its presence is what marks the packed weights complete). */
+export async function writePacked(
+  device: GPUDevice,
+  config: ModelConfig,
+  w: ModelWeights,
+  cache: PackedCache,
+): Promise<PackedMeta> {
+  const groups: Record<string, number> = {};
+  for (const g of groupNames(config)) {
+    const bytes = await groupBytes(device, w, g);
+    groups[g] = bytes.byteLength;
+    await cache.put(`packed/${g}`, bytes);
+  }
+  const meta: PackedMeta = {
+    format: PACKED_FORMAT,
+    quant: w.quant,
+    bindingLimit: bindingLimit(device),
+    config,
+    groups,
+  };
+  await cache.put(PACKED_META, new TextEncoder().encode(JSON.stringify(meta)));
+  return meta;
+}
+
+/** The cache's meta when it holds complete packed weights usable on this device with this storage. */
+export async function readPackedMeta(
+  device: GPUDevice,
+  cache: PackedCache,
+  quant: Quant,
+): Promise<PackedMeta | undefined> {
+  const raw = await cache.get(PACKED_META);
+  if (!raw) return undefined;
+  let meta: PackedMeta;
+  try {
+    meta = JSON.parse(new TextDecoder().decode(raw)) as PackedMeta;
+  } catch {
+    return undefined;
+  }
+  const ok =
+    meta.format === PACKED_FORMAT &&
+    meta.quant === quant &&
+    meta.bindingLimit === bindingLimit(device) &&
+    groupNames(meta.config).every((g) => typeof meta.groups[g] === "number");
+  return ok ? meta : undefined;
+}
