@@ -158,7 +158,7 @@ CASES = [
     dict(key="llama3", config=LLAMA3, seed=1, dtype="F32"),
     dict(key="qwen2", config=QWEN2, seed=2, dtype="F32"),
     dict(key="qwen3", config=QWEN3, seed=3, dtype="F32"),
-    dict(key="smollm2_2layers", config=SMOLLM2_2L, seed=4, dtype="F32", prompt_len=4, steps=8),
+    dict(key="smollm2_2layers", config=SMOLLM2_2L, seed=4, dtype="F32", prompt_len=4, steps=32),
     dict(key="llama_linear", config=LLAMA_LINEAR, seed=5, dtype="F32"),
     dict(key="llama3_f16", config=LLAMA3, seed=6, dtype="F16"),
     dict(key="qwen3_bf16", config=QWEN3, seed=7, dtype="BF16"),

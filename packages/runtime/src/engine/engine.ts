@@ -95,6 +95,13 @@ export class Engine {
   memory = { perLayerBytes: 0, fixedBytes: 0, totalBytes: 0, residentBytes: 0 };
   /** True when the weights came from a packed cache (no checkpoint read, no quantization). */
   fromPacked = false;
+  /** Pipeline building (every decode pipeline, synchronously checked) and the warm-up generation. */
+  loadTimings = { compileMs: 0, warmupMs: 0 };
+  /**
+   * Since load: queue submits, decode steps queued, and host (JS) milliseconds spent inside the token
+   * loop on queuing steps and on reading/checking tokens — not waiting for the GPU.
+   */
+  readonly counters = { submits: 0, decodeSteps: 0, loopHostMs: 0 };
   private readonly staging: GPUBuffer[];
 
   private constructor(
@@ -209,13 +216,17 @@ export class Engine {
         fixed + perLayer * ((streamer?.resident ?? config.numLayers) + (streamer?.slots.length ?? 0)),
     };
     options.onProgress?.({ phase: "compile", loaded: 0, total: 1, fraction: 0 });
+    let t = performance.now();
     engine.graph.decodeStep(sampler.state); // builds every decode pipeline now, not at the first token
     await device.queue.onSubmittedWorkDone();
+    engine.loadTimings.compileMs = performance.now() - t;
     options.onProgress?.({ phase: "compile", loaded: 1, total: 1, fraction: 1 });
     // Warm-up: one prefill + two decode steps, so drivers that compile lazily do it now, not at the
     // user's first token.
     options.onProgress?.({ phase: "warmup", loaded: 0, total: 1, fraction: 0 });
+    t = performance.now();
     await engine.generate([config.bosTokenId ?? 0], { maxTokens: 3, temperature: 0, ignoreEos: true });
+    engine.loadTimings.warmupMs = performance.now() - t;
     options.onProgress?.({ phase: "warmup", loaded: 1, total: 1, fraction: 1 });
     return engine;
   }
@@ -247,6 +258,7 @@ export class Engine {
       pass.end();
     }
     this.device.queue.submit([enc.finish()]);
+    this.counters.submits++;
   }
 
   /**
@@ -388,9 +400,11 @@ export class Engine {
       // the token sampled at step s-1 sits at position promptLen + s - 1
       this.device.queue.writeBuffer(act.pos, 0, Uint32Array.of(promptIds.length + step - 1, 0, 0, 0));
       this.forward(decode, [], [readSlot(step)]);
+      this.counters.decodeSteps++;
     };
     let firstTokenMs = 0;
     for (let step = 0; step < maxTokens; step++) {
+      let h0 = performance.now();
       while (
         submitted < Math.min(maxTokens, step + IN_FLIGHT) &&
         promptIds.length + submitted - 1 < this.contextLength
@@ -398,12 +412,15 @@ export class Engine {
         queueStep(submitted++);
       }
       const buf = this.staging[step % IN_FLIGHT]!;
+      this.counters.loopHostMs += performance.now() - h0;
       await buf.mapAsync(GPUMapMode.READ);
+      h0 = performance.now();
       const words = new Uint32Array(buf.getMappedRange().slice(0, 12));
       buf.unmap();
       if (step === 0) firstTokenMs = performance.now() - t0;
       const logprob = new Float32Array(words.buffer, 8, 1)[0]!;
       const done = stop.push(words[1]!, logprob);
+      this.counters.loopHostMs += performance.now() - h0;
       if (done) break;
       if (o.signal?.aborted) {
         stop.abort();

@@ -226,6 +226,11 @@ export class LlamaGraph {
     return d;
   }
 
+  /** The decode step's dispatches once built (decodeStep), for counting. */
+  get decodePass(): ForwardPass | undefined {
+    return this.decode;
+  }
+
   /** lm_head on hLast → logits. */
   head(): Dispatch[] {
     return gemv(this.device, this.weights.lmHead, 1, this.act.hLast, this.act.logits);

@@ -76,7 +76,10 @@ export function allocateLayer(device: GPUDevice, c: ModelConfig, quant: Quant, i
 function split(bytes: Uint8Array, sizes: number[]): Uint8Array[] | null {
   if (sizes.reduce((a, b) => a + b, 0) !== bytes.byteLength) return null;
   let o = 0;
-  return sizes.map((n) => bytes.subarray(o, (o += n)));
+  return sizes.map((n) => {
+    o += n;
+    return bytes.subarray(o - n, o);
+  });
 }
 
 export class StalePackedWeights extends Error {
