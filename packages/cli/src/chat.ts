@@ -2,20 +2,27 @@
 // streamed tokens, Ctrl-C stops a reply, an empty line or /exit quits.
 import { createInterface } from "node:readline/promises";
 import type { ChatMessage } from "@wisp/runtime";
-import { loadEngine, quantOption } from "./host.ts";
+import { loadEngine, quantOption, streamingOptions } from "./host.ts";
 
 type Values = Record<string, string | boolean | undefined>;
 
 export async function chat(v: Values): Promise<void> {
+  const streaming = streamingOptions(
+    v["gpu-budget"] as string | undefined,
+    v["stream-slots"] as string | undefined,
+  );
   const engine = await loadEngine(v.model as string | undefined, {
     quant: quantOption(v.quant as string | undefined, "int4"),
+    ...streaming,
   });
   const tok = engine.tokenizer;
   if (!tok) throw new Error("the model folder has no tokenizer.json");
   const messages: ChatMessage[] = v.system ? [{ role: "system", content: v.system as string }] : [];
   const rl = createInterface({ input: process.stdin, output: process.stdout });
+  const s = engine.streamStats;
+  const streamed = s ? `, ${s.streamedLayers} of ${engine.config.numLayers} layers streamed` : "";
   process.stdout.write(
-    `wisp chat — ${engine.config.architecture}, ${engine.quant}; empty line or /exit quits\n`,
+    `wisp chat — ${engine.config.architecture}, ${engine.quant}${streamed}; empty line or /exit quits\n`,
   );
   for (;;) {
     const line = (await rl.question("> ")).trim();

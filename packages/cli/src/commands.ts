@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { tokenizerFromFolderFiles } from "@wisp/runtime";
 import { folderSource } from "@wisp/runtime/node";
-import { intOption, loadEngine, numberOption, quantOption } from "./host.ts";
+import { intOption, loadEngine, memoryReport, numberOption, quantOption, streamingOptions } from "./host.ts";
 
 type Values = Record<string, string | boolean | undefined>;
 const str = (v: Values, k: string) => v[k] as string | undefined;
@@ -12,10 +12,12 @@ export async function generate(v: Values): Promise<void> {
   if (prompt === undefined) throw new Error("--prompt is required (use --prompt '' to start from BOS)");
   const context = str(v, "context");
   const tokenizerDir = str(v, "tokenizer");
+  const streaming = streamingOptions(str(v, "gpu-budget"), str(v, "stream-slots"));
   const engine = await loadEngine(str(v, "model"), {
     quant: quantOption(str(v, "quant"), "int4"),
     ...(context ? { contextLength: intOption(context, "context", 0) } : {}),
     ...(tokenizerDir ? { tokenizerSource: folderSource(tokenizerDir) } : {}),
+    ...streaming,
   });
   if (!engine.tokenizer) throw new Error("the model has no tokenizer.json (give one with --tokenizer <dir>)");
   const promptIds = engine.tokenizer.encode(prompt);
@@ -39,16 +41,20 @@ export async function generate(v: Values): Promise<void> {
         `prefill ${s.prefillTokensPerSecond.toFixed(1)} tok/s, decode ${s.decodeTokensPerSecond.toFixed(1)} tok/s]\n`,
     );
   }
+  // stderr only: the --json line on stdout stays the same contract with or without a budget.
+  if (v.stats === true) process.stderr.write(`${memoryReport(engine)}\n`);
 }
 
 export async function logits(v: Values): Promise<void> {
   const tokens = str(v, "tokens");
   if (!tokens) throw new Error("--tokens is required, e.g. --tokens 1,5,9");
   const ids = tokens.split(",").map((t) => intOption(t.trim(), "tokens", 0));
+  const streaming = streamingOptions(str(v, "gpu-budget"), str(v, "stream-slots"));
   const engine = await loadEngine(str(v, "model"), {
     quant: quantOption(str(v, "quant"), "f32"),
     requireTokenizer: false,
     contextLength: Math.max(16, ids.length),
+    ...streaming,
   });
   for (const id of ids) {
     if (id >= engine.config.vocabSize)
@@ -56,6 +62,7 @@ export async function logits(v: Values): Promise<void> {
   }
   const rows = await engine.logits(ids);
   process.stdout.write(`${JSON.stringify({ logits: rows.map((r) => Array.from(r)) })}\n`);
+  if (v.stats === true) process.stderr.write(`${memoryReport(engine)}\n`);
 }
 
 export async function template(v: Values): Promise<void> {

@@ -75,6 +75,71 @@ export function numberOption(v: string | undefined, name: string, fallback: numb
   return n;
 }
 
+/** Bad options: exit code 2 (main.ts). */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
+};
+
+/** A byte count: "1048576", "512MB", "1.5GiB", "300KB" (KB/MB/GB/TB decimal, KiB/MiB/GiB/TiB binary). */
+export function parseSize(v: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-z]*)\s*$/i.exec(v);
+  const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
+  if (!m || unit === undefined) return undefined;
+  const bytes = Math.floor(Number(m[1]) * unit);
+  return Number.isSafeInteger(bytes) && bytes > 0 ? bytes : undefined;
+}
+
+/** --gpu-budget <size> and --stream-slots N → Engine.load's gpuMemoryBudget / streamSlots. */
+export function streamingOptions(
+  budget: string | undefined,
+  slots: string | undefined,
+): Pick<LoadOptions, "gpuMemoryBudget" | "streamSlots"> {
+  if (budget === undefined) {
+    if (slots !== undefined) throw new UsageError("--stream-slots needs --gpu-budget <size>");
+    return {};
+  }
+  const bytes = parseSize(budget);
+  if (bytes === undefined) {
+    throw new UsageError(
+      `--gpu-budget must be a positive size in bytes or with a unit (e.g. 536870912, 512MB, 1.5GiB, 300KB), got "${budget}"`,
+    );
+  }
+  if (slots === undefined) return { gpuMemoryBudget: bytes };
+  const n = Number(slots);
+  if (!/^\s*\d+\s*$/.test(slots) || !Number.isSafeInteger(n) || n < 1) {
+    throw new UsageError(`--stream-slots must be a positive integer, got "${slots}"`);
+  }
+  return { gpuMemoryBudget: bytes, streamSlots: n };
+}
+
+/** `--stats`: GPU memory as planned and the weight streaming counters, one line (exact bytes). */
+export function memoryReport(engine: Engine): string {
+  const m = engine.memory;
+  const s = engine.streamStats;
+  const memory =
+    `GPU memory ${m.residentBytes} of ${m.totalBytes} bytes resident ` +
+    `(fixed ${m.fixedBytes}, ${m.perLayerBytes} per layer)`;
+  if (!s) return `[${memory}; all ${engine.config.numLayers} layers resident]`;
+  return (
+    `[${memory}; streaming: ${s.residentLayers} of ${s.residentLayers + s.streamedLayers} layers resident, ` +
+    `${s.streamedLayers} streamed through ${s.slots} slot${s.slots === 1 ? "" : "s"}, ${s.bytesPerPass} bytes per pass, ` +
+    `${s.bytesStreamed} bytes in ${s.layersUploaded} layer uploads so far (${s.uploadHostMs.toFixed(1)} ms in writeBuffer)]`
+  );
+}
+
 export function quantOption(v: string | undefined, fallback: "int4" | "f32"): "int4" | "f32" {
   if (v === undefined) return fallback;
   if (v !== "int4" && v !== "f32") throw new Error(`--quant must be int4 or f32, got "${v}"`);

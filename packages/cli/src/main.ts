@@ -1,21 +1,28 @@
 // wisp — the Node host. A stable contract (scripts rely on it):
 //   wisp generate --model <dir|url|gguf> --prompt <text> --max-tokens N --temperature T [--seed S]
-//                 [--quant int4|f32] [--json]
-//   wisp logits --model <dir> --tokens 1,5,9 [--quant f32|int4] --json
+//                 [--quant int4|f32] [--gpu-budget <size> [--stream-slots N]] [--stats] [--json]
+//   wisp logits --model <dir> --tokens 1,5,9 [--quant f32|int4] [--gpu-budget <size>] --json
 //   wisp template --tokenizer <dir> --messages <file.json> --json
-//   wisp chat --model <dir>
-// Errors print one line to stderr and exit non-zero.
+//   wisp chat --model <dir> [--gpu-budget <size>]
+// Errors print one line to stderr and exit non-zero (2 for bad usage). --stats writes to stderr only:
+// generate's --json line is the same with or without a budget.
 import { parseArgs } from "node:util";
 import { chat } from "./chat.ts";
 import { generate, logits, template } from "./commands.ts";
+import { UsageError } from "./host.ts";
 
 const USAGE = `usage: wisp <generate|logits|template|chat> [options]
   generate --model <dir|url|file.gguf> --prompt <text> [--max-tokens N] [--temperature T] [--top-k K]
            [--top-p P] [--seed S] [--quant int4|f32] [--context N] [--tokenizer <dir>] [--json]
+           [--gpu-budget <size> [--stream-slots N]] [--stats]
            (--tokenizer: tokenizer.json from another folder, e.g. for a GGUF file)
-  logits   --model <dir> --tokens 1,5,9 [--quant f32|int4] --json
+  logits   --model <dir> --tokens 1,5,9 [--quant f32|int4] [--gpu-budget <size>] [--stats] --json
   template --tokenizer <dir> --messages <file.json> --json
-  chat     --model <dir> [--quant int4|f32] [--system <text>]`;
+  chat     --model <dir> [--quant int4|f32] [--system <text>] [--gpu-budget <size>]
+  --gpu-budget: GPU memory for weights, KV cache and activations, in bytes or with a unit (512MB,
+                1.5GiB, 300KB; KB/MB/GB decimal, KiB/MiB/GiB binary); layers that do not fit stream
+                from host memory through --stream-slots GPU layer slots (default 2) every pass
+  --stats:      GPU memory and weight streaming counters on stderr`;
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -35,6 +42,9 @@ async function main(argv: string[]): Promise<void> {
       tokenizer: { type: "string" },
       messages: { type: "string" },
       system: { type: "string" },
+      "gpu-budget": { type: "string" },
+      "stream-slots": { type: "string" },
+      stats: { type: "boolean", default: false },
       json: { type: "boolean", default: false },
     },
     strict: true,
@@ -51,10 +61,6 @@ async function main(argv: string[]): Promise<void> {
     default:
       throw new UsageError(command ? `unknown command "${command}"\n${USAGE}` : USAGE);
   }
-}
-
-export class UsageError extends Error {
-  override name = "UsageError";
 }
 
 /** Exits once stdout and stderr are flushed (a pipe write is asynchronous in Node). */

@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { tokenizerFromFolderFiles } from "@wisp/runtime";
 import { beforeAll, describe, expect, it } from "vitest";
 import { argmax, llama2cForward, readLlama2c } from "../../runtime/test/reference/llama2c.ts";
+import { parseSize } from "../src/host.ts";
 
 const repo = fileURLToPath(new URL("../../..", import.meta.url));
 const models = join(repo, "../shared/models");
@@ -165,6 +166,72 @@ describe("stories260K parity", () => {
     );
     expect(int4.ppl / f32.ppl).toBeLessThanOrEqual(1.17);
     expect(int4.agree).toBeGreaterThanOrEqual(f32.agree - 0.1);
+  });
+});
+
+describe("weight streaming (--gpu-budget)", () => {
+  // stories260K INT4 at the default context (512) as --stats reports it: 2,523,408 bytes fixed
+  // (embedding/lm_head, KV cache, activations) + 26,720 per layer, 2,657,008 all resident. The runtime
+  // refuses budgets below fixed + slots·layer. 2.5MiB = 2,621,440 with one slot: fixed + (1 slot + 2
+  // layers)·26,720 = 2,603,568 fits, a third layer does not → 2 of 5 resident, 3 streamed. (2632KB =
+  // 2,632,000 would do the same with the default 2 slots.) Recompute with --stats if the sizes change.
+  it("streaming 3 of 5 layers gives exactly the ids and text of the resident run", () => {
+    const args = ["generate", "--model", join(stories, "hf"), "--prompt", "Once", "--max-tokens", "48"];
+    const resident = wisp(...args, "--temperature", "0", "--json");
+    expect(resident.code, resident.stderr).toBe(0);
+    const r = wisp(
+      ...args,
+      "--temperature",
+      "0",
+      "--json",
+      "--gpu-budget",
+      "2.5MiB",
+      "--stream-slots",
+      "1",
+      "--stats",
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(resident.stdout);
+    expect(Object.keys(JSON.parse(r.stdout))).toEqual(["prompt_ids", "ids", "text"]);
+    expect(r.stderr).toMatch(
+      /streaming: 2 of 5 layers resident, 3 streamed through 1 slot, 80160 bytes per pass/,
+    );
+  });
+
+  it("sizes: bytes, decimal and binary units", () => {
+    expect(parseSize("1048576")).toBe(1048576);
+    expect(parseSize("300KB")).toBe(300_000);
+    expect(parseSize("512MB")).toBe(512_000_000);
+    expect(parseSize("2632kb")).toBe(2_632_000);
+    expect(parseSize("1.5GiB")).toBe(1.5 * 2 ** 30);
+    expect(parseSize("2.5 MiB")).toBe(2_621_440);
+    expect(parseSize("64KiB")).toBe(65536);
+    expect(parseSize("2GB")).toBe(2e9);
+    for (const bad of ["", "0", "-5", "12XB", "1e6", "MB", "0.1", "1.5.2GB", "lots"]) {
+      expect(parseSize(bad), bad).toBeUndefined();
+    }
+  });
+
+  it("a bad --gpu-budget or --stream-slots is a usage error (exit 2, one line)", () => {
+    const model = ["generate", "--model", join(stories, "hf"), "--prompt", "x"];
+    for (const bad of [
+      ["--gpu-budget=12XB"],
+      ["--gpu-budget=0"],
+      ["--gpu-budget=-5"],
+      ["--gpu-budget=lots"],
+      ["--gpu-budget=1MB", "--stream-slots", "0"],
+    ]) {
+      const r = wisp(...model, ...bad);
+      expect(r.code, bad.join(" ")).toBe(2);
+      expect(r.stderr.trim().split("\n"), bad.join(" ")).toHaveLength(1);
+      expect(r.stderr, bad.join(" ")).toMatch(/^wisp: UsageError: --(gpu-budget|stream-slots) must be /);
+    }
+    // Well-formed but below what the model needs: the runtime's RangeError names the minimum.
+    const small = wisp(...model, "--gpu-budget", "1MB");
+    expect(small.code).toBe(1);
+    expect(small.stderr).toMatch(
+      /^wisp: RangeError: a GPU memory budget of 1000000 bytes is below the minimum/,
+    );
   });
 });
 

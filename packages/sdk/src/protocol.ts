@@ -32,6 +32,14 @@ export interface LoadRequest {
    * "hf" models only. Default: true where IndexedDB exists.
    */
   cache?: boolean;
+  /**
+   * GPU memory budget in bytes for weights, KV cache and activations. When the model does not fit,
+   * the first layers that fit stay on the GPU and the rest stream from host memory every forward
+   * pass (same output, slower). Default: no budget (every layer resident).
+   */
+  gpuMemoryBudget?: number;
+  /** GPU layer slots the streamed layers run from (default 2); only with gpuMemoryBudget. */
+  streamSlots?: number;
 }
 
 /** A model in the weight store, as listCachedModels() reports it. */
@@ -86,6 +94,41 @@ export interface ModelInfo {
   hasChatTemplate: boolean;
   loadMs: number;
   adapter: string;
+  /** GPU memory as planned at load, in bytes. */
+  memory: ModelMemory;
+  /** Present when gpuMemoryBudget made some layers stream from host memory. */
+  streaming?: StreamingInfo;
+}
+
+export interface ModelMemory {
+  /** One transformer layer's weights. */
+  perLayerBytes: number;
+  /** Embedding and lm_head, KV cache, activations. */
+  fixedBytes: number;
+  /** The whole model resident. */
+  totalBytes: number;
+  /** What this load holds: fixed + resident layers + streaming slots. */
+  residentBytes: number;
+}
+
+export interface StreamingInfo {
+  /** The first layers, kept on the GPU. */
+  residentLayers: number;
+  /** The other layers, uploaded from host memory into a slot every forward pass. */
+  streamedLayers: number;
+  slots: number;
+  /** Bytes uploaded per forward pass (each streamed layer once). */
+  bytesPerPass: number;
+}
+
+/** Weight streaming counters since load (EngineStats.streaming). */
+export interface StreamingStats extends StreamingInfo {
+  /** One layer's bytes as uploaded. */
+  layerBytes: number;
+  bytesStreamed: number;
+  layersUploaded: number;
+  /** Host time spent in queue.writeBuffer for the uploads. */
+  uploadHostMs: number;
 }
 
 /** Sampling and stopping, already validated and defaulted by the SDK (openai/request.ts). */
@@ -158,6 +201,8 @@ export interface EngineStats {
   activeRequests: number;
   requestsServed: number;
   lastRequest?: GenerationOutcome;
+  /** Live weight streaming counters, when the model streams (see ModelInfo.streaming). */
+  streaming?: StreamingStats;
 }
 
 export type BatchCallback = (batch: TokenBatch) => void | Promise<void>;

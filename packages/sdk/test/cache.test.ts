@@ -5,11 +5,13 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { nodeDevice } from "@wisp/gpu-test/node";
+import { ModelFileError } from "@wisp/runtime";
 import { openFileModelStore } from "@wisp/runtime/node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StoreTestServer } from "../../runtime/test/store-server.ts";
 import { createLocalEngine } from "../src/backend/index.ts";
 import { modelCacheId } from "../src/cache/id.ts";
+import { cachedModelSource } from "../src/cache/source.ts";
 import type { LoadProgress } from "../src/protocol.ts";
 
 const hf = new URL("../../../../shared/models/stories260K/hf/", import.meta.url).pathname;
@@ -78,11 +80,29 @@ describe("LocalWispBackend through the weight store", () => {
       store: openFileModelStore({ root }),
       model: { kind: "url", url: `${server.url}/nothing/` },
     }).catch((e: unknown) => e);
-    expect(missing).toMatchObject({ name: "ModelFileError", code: "MODEL_FILE" });
+    expect(missing).toMatchObject({
+      name: "ModelFileError",
+      code: "MODEL_FILE",
+      message: `model file "config.json" not found (${server.url}/nothing/config.json)`,
+    });
     expect((await openFileModelStore({ root }).list()).map((m) => m.id)).toEqual([cached!.id]);
 
     const third = await load(false);
     expect(server.count("/stories/")).toBeGreaterThan(0);
     expect(third.text).toBe(first.text);
+  });
+});
+
+describe("a URL with no model behind it", () => {
+  it("fails with the server's 404 for config.json (file and URL), not as a model missing from the store", async () => {
+    const store = openFileModelStore({ root: await mkdtemp(join(tmpdir(), "wisp-sdk-cache-")) });
+    const url = `${server.url}/no-such-model/`;
+    const e = await cachedModelSource(store, { kind: "url", url }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(ModelFileError);
+    expect(e).toMatchObject({
+      message: `model file "config.json" not found (${url}config.json)`,
+      details: { kind: "missing_file", file: "config.json", url: `${url}config.json` },
+    });
+    expect(await store.list()).toEqual([]);
   });
 });

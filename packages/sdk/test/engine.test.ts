@@ -185,6 +185,45 @@ describe("worker boundary", () => {
     connection.close();
     await expect(connection.api.stats()).rejects.toThrow(/unloaded/);
   });
+
+  it("aborting a load terminates the worker at once and rejects with Aborted", async () => {
+    const { port1, port2 } = new MessageChannel();
+    ports.push(port1, port2);
+    exposeBackend(new FakeBackend(2, 10_000), port1);
+    let terminated = 0;
+    const endpoint = Object.assign(port2, { terminate: () => terminated++ });
+    const connection = connectEndpoint(endpoint);
+    const controller = new AbortController();
+    const t0 = performance.now();
+    const loading = WispEngine.connect(
+      connection,
+      () =>
+        connection.api.load({ model: { kind: "hf", id: "org/fake" } }, (p) => {
+          if (p.fraction === 0.5) controller.abort();
+        }),
+      controller.signal,
+    );
+    await expect(loading).rejects.toBeInstanceOf(Aborted);
+    await expect(loading).rejects.toMatchObject({ name: "Aborted", code: "ABORTED" });
+    expect(performance.now() - t0).toBeLessThan(5_000);
+    expect(terminated).toBe(1);
+    await expect(connection.api.stats()).rejects.toThrow(/unloaded/);
+
+    // Already aborted: the load is never sent.
+    let loads = 0;
+    const idle = inThreadConnection(new FakeBackend());
+    await expect(
+      WispEngine.connect(
+        idle,
+        () => {
+          loads++;
+          return idle.api.load({ model: { kind: "hf", id: "org/fake" } });
+        },
+        AbortSignal.abort(),
+      ),
+    ).rejects.toBeInstanceOf(Aborted);
+    expect(loads).toBe(0);
+  });
 });
 
 describe("batching", () => {

@@ -26,10 +26,15 @@ export class FakeBackend implements WispWorkerApi {
   readonly aborted: string[] = [];
   batchesSent = 0;
 
-  constructor(private readonly tokenMs = 2) {}
+  constructor(
+    private readonly tokenMs = 2,
+    /** How long load() takes after its first progress event. */
+    private readonly loadMs = 0,
+  ) {}
 
   async load(request: LoadRequest, onProgress?: ProgressCallback): Promise<ModelInfo> {
     await onProgress?.({ phase: "quantize", loaded: 1, total: 2, fraction: 0.5 });
+    if (this.loadMs) await new Promise((r) => setTimeout(r, this.loadMs));
     await onProgress?.({ phase: "quantize", loaded: 2, total: 2, fraction: 1 });
     return {
       model: request.label ?? "fake",
@@ -40,6 +45,7 @@ export class FakeBackend implements WispWorkerApi {
       hasChatTemplate: false,
       loadMs: 1,
       adapter: "none",
+      memory: { perLayerBytes: 100, fixedBytes: 1000, totalBytes: 1500, residentBytes: 1500 },
     };
   }
 

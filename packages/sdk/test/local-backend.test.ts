@@ -3,9 +3,9 @@
 import { nodeDevice } from "@wisp/gpu-test/node";
 import { folderSource } from "@wisp/runtime/node";
 import { beforeAll, describe, expect, it } from "vitest";
-import { createLocalEngine } from "../src/backend/index.ts";
+import { createLocalEngine, type LocalEngineOptions, LocalWispBackend } from "../src/backend/index.ts";
 import type { WispEngine } from "../src/client/engine.ts";
-import { ContextLengthExceeded } from "../src/errors.ts";
+import { Aborted, ContextLengthExceeded } from "../src/errors.ts";
 
 const hf = new URL("../../../../shared/models/stories260K/hf", import.meta.url).pathname;
 // llama2.c's greedy story from BOS: a greedy continuation of its own first words follows the same path.
@@ -130,5 +130,80 @@ describe("LocalWispBackend with stories260K (f32)", () => {
     await expect(
       engine.completions.create({ prompt: Array.from({ length: 200 }, () => 5), max_tokens: 1 }),
     ).rejects.toBeInstanceOf(ContextLengthExceeded);
+  });
+});
+
+describe("load options", () => {
+  const load = async (extra: Partial<LocalEngineOptions> = {}) => {
+    const { device } = await nodeDevice();
+    return createLocalEngine({
+      device,
+      model: { kind: "source", source: folderSource(hf), label: "stories260K" },
+      quant: "f32",
+      contextLength: 96,
+      ...extra,
+    });
+  };
+
+  it("a GPU memory budget that holds 2 of 5 layers streams the rest; same completion text", async () => {
+    const m = engine.model.memory;
+    expect(m.totalBytes).toBe(m.fixedBytes + 5 * m.perLayerBytes);
+    expect(m.residentBytes).toBe(m.totalBytes);
+    expect(engine.model.streaming).toBeUndefined();
+    expect((await engine.stats()).streaming).toBeUndefined();
+    // Room for the fixed part, 2 streaming slots and 2 resident layers, not a third.
+    const budget = m.fixedBytes + 4 * m.perLayerBytes + 100;
+    const greedy = { prompt: "Once upon a time", max_tokens: 12, temperature: 0 };
+    const expected = (await engine.completions.create(greedy)).choices[0]!.text;
+    const streamed = await load({ gpuMemoryBudget: budget, streamSlots: 2 });
+    try {
+      expect(streamed.model.streaming).toEqual({
+        residentLayers: 2,
+        streamedLayers: 3,
+        slots: 2,
+        bytesPerPass: 3 * m.perLayerBytes,
+      });
+      expect(streamed.model.memory).toMatchObject({
+        perLayerBytes: m.perLayerBytes,
+        fixedBytes: m.fixedBytes,
+      });
+      expect(streamed.model.memory.residentBytes).toBeLessThanOrEqual(budget);
+      const before = (await streamed.stats()).streaming!.bytesStreamed;
+      expect((await streamed.completions.create(greedy)).choices[0]!.text).toBe(expected);
+      const stats = (await streamed.stats()).streaming!;
+      expect(stats).toMatchObject({ residentLayers: 2, streamedLayers: 3, slots: 2 });
+      // prefill + one pass per generated token after the first, each uploading the 3 streamed layers
+      expect(stats.bytesStreamed - before).toBeGreaterThanOrEqual(12 * stats.bytesPerPass);
+    } finally {
+      await streamed.unload();
+    }
+    await expect(load({ gpuMemoryBudget: 0 })).rejects.toMatchObject({
+      name: "InvalidRequestError",
+      param: "gpuMemoryBudget",
+    });
+  });
+
+  it("an AbortSignal stops the load during quantization with Aborted", async () => {
+    const { device } = await nodeDevice();
+    const backend = new LocalWispBackend({ device });
+    const controller = new AbortController();
+    const phases: string[] = [];
+    const t0 = performance.now();
+    const r = await backend
+      .load(
+        { model: { kind: "source", source: folderSource(hf) }, quant: "f32", contextLength: 96 },
+        (p) => {
+          phases.push(p.phase);
+          if (p.phase === "quantize") controller.abort();
+        },
+        controller.signal,
+      )
+      .catch((e: unknown) => e);
+    expect(r).toBeInstanceOf(Aborted);
+    expect(phases).toContain("quantize");
+    expect(phases).not.toContain("compile");
+    expect((await backend.stats()).loaded).toBe(false);
+    console.log(`load aborted during quantization after ${(performance.now() - t0).toFixed(0)} ms`);
+    await expect(load({ signal: AbortSignal.abort() })).rejects.toBeInstanceOf(Aborted);
   });
 });

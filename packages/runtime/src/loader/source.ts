@@ -17,8 +17,14 @@ export interface FileSource {
   read(name: string, start?: number, end?: number): Promise<Uint8Array>;
 }
 
+/** ModelFileError (kind "missing_file"); the message names `extra.url` when the file was fetched. */
 export function missingFile(name: string, extra?: ErrorDetails): ModelFileError {
-  return new ModelFileError(`model file "${name}" not found`, { kind: "missing_file", file: name, ...extra });
+  const url = typeof extra?.["url"] === "string" ? ` (${extra["url"]})` : "";
+  return new ModelFileError(`model file "${name}" not found${url}`, {
+    kind: "missing_file",
+    file: name,
+    ...extra,
+  });
 }
 
 /** Checks a [start, end) request against a known size; returns the resolved range. */

@@ -1,5 +1,6 @@
 // @wisp/sdk/backend: the runtime in-thread. Node hosts (a Dawn device) and tests use the same
 // OpenAI-style engine as the browser, without a worker.
+import { streamingRequest } from "../client/create.ts";
 import { WispEngine } from "../client/engine.ts";
 import type { LoadProgress, Quant } from "../protocol.ts";
 import { inThreadConnection } from "../transport.ts";
@@ -21,12 +22,29 @@ export interface LocalEngineOptions extends LocalBackendOptions {
   contextLength?: number;
   /** Cache "url"/"hf" models in the weight store (`store`); default true when a store exists. */
   cache?: boolean;
+  /** GPU memory budget in bytes; layers that do not fit stream from host memory (createEngine's). */
+  gpuMemoryBudget?: number;
+  /** GPU layer slots for streamed layers (default 2). */
+  streamSlots?: number;
+  /** Aborts the load at the next request or tensor read: rejects with Aborted, nothing stays loaded. */
+  signal?: AbortSignal;
   onProgress?: (progress: LoadProgress) => void;
 }
 
 /** An engine whose runtime runs on the calling thread (pass `device` in Node). */
-export function createLocalEngine(options: LocalEngineOptions): Promise<WispEngine> {
-  const { model, label, quant, contextLength, cache, onProgress, ...backendOptions } = options;
+export async function createLocalEngine(options: LocalEngineOptions): Promise<WispEngine> {
+  const {
+    model,
+    label,
+    quant,
+    contextLength,
+    cache,
+    gpuMemoryBudget,
+    streamSlots,
+    signal,
+    onProgress,
+    ...backendOptions
+  } = options;
   const backend = new LocalWispBackend(backendOptions);
   const request = {
     model,
@@ -34,6 +52,14 @@ export function createLocalEngine(options: LocalEngineOptions): Promise<WispEngi
     ...(quant ? { quant } : {}),
     ...(contextLength ? { contextLength } : {}),
     ...(cache !== undefined ? { cache } : {}),
+    ...streamingRequest({
+      ...(gpuMemoryBudget !== undefined ? { gpuMemoryBudget } : {}),
+      ...(streamSlots !== undefined ? { streamSlots } : {}),
+    }),
   };
-  return WispEngine.connect(inThreadConnection(backend), () => backend.load(request, onProgress));
+  return WispEngine.connect(
+    inThreadConnection(backend),
+    () => backend.load(request, onProgress, signal),
+    signal,
+  );
 }

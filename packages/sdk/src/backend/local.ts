@@ -56,11 +56,17 @@ export interface LocalBackendOptions {
   store?: ModelStore | false;
 }
 
-function sourceOf(spec: LocalModelSpec): { source: FileSource; ggufFile?: string; label: string } {
+function sourceOf(
+  spec: LocalModelSpec,
+  signal: AbortSignal | undefined,
+): { source: FileSource; ggufFile?: string; label: string } {
   switch (spec.kind) {
     case "url":
       return {
-        source: urlSource(spec.url, spec.files ? { files: spec.files } : {}),
+        source: urlSource(spec.url, {
+          ...(spec.files ? { files: spec.files } : {}),
+          ...(signal ? { signal } : {}),
+        }),
         ...(spec.ggufFile ? { ggufFile: spec.ggufFile } : {}),
         label: spec.url,
       };
@@ -69,6 +75,7 @@ function sourceOf(spec: LocalModelSpec): { source: FileSource; ggufFile?: string
         source: hfSource(spec.id, {
           ...(spec.revision ? { revision: spec.revision } : {}),
           ...(spec.endpoint ? { endpoint: spec.endpoint } : {}),
+          ...(signal ? { signal } : {}),
         }),
         label: spec.id,
       };
@@ -85,6 +92,26 @@ function sourceOf(spec: LocalModelSpec): { source: FileSource; ggufFile?: string
         label: spec.label ?? "source",
       };
   }
+}
+
+const loadAborted = () => new Aborted("the model load was aborted");
+
+/**
+ * `source` that stops at the next file access once `signal` fires: weights are read tensor by tensor
+ * while they are quantized, so an abort ends the load within one tensor (the network requests of a
+ * "url"/"hf" source are cancelled by the signal itself).
+ */
+function abortableSource(source: FileSource, signal: AbortSignal | undefined): FileSource {
+  if (!signal) return source;
+  const check = <T>(v: T): T => {
+    if (signal.aborted) throw loadAborted();
+    return v;
+  };
+  return {
+    list: async () => check(await check(source).list()),
+    size: async (name) => check(await check(source).size(name)),
+    read: async (name, start, end) => check(await check(source).read(name, start, end)),
+  };
 }
 
 const throttle = (send: ProgressCallback | undefined, intervalMs: number) => {
@@ -137,11 +164,21 @@ export class LocalWispBackend implements WispWorkerApi {
     return this.gpu.device;
   }
 
-  async load(request: LocalLoadRequest, onProgress?: ProgressCallback): Promise<ModelInfo> {
+  /**
+   * Loads the model (unloading the previous one). `signal` (in-thread only: it cannot cross the worker,
+   * where the page terminates the worker instead) stops the download and quantization at the next
+   * request or tensor read and rejects with Aborted.
+   */
+  async load(
+    request: LocalLoadRequest,
+    onProgress?: ProgressCallback,
+    signal?: AbortSignal,
+  ): Promise<ModelInfo> {
     await this.unload();
+    if (signal?.aborted) throw loadAborted();
     const t0 = performance.now();
     const device = await this.device();
-    const { source: remote, ggufFile, label } = sourceOf(request.model);
+    const { source: remote, ggufFile, label } = sourceOf(request.model, signal);
     const progress = throttle(onProgress, this.options.progressIntervalMs ?? 50);
     // "url" and "hf" models go through the weight store: downloaded once (resumable, verified), then
     // read from it; a second load makes no request for the model's files.
@@ -149,11 +186,17 @@ export class LocalWispBackend implements WispWorkerApi {
     const spec = request.model;
     const cached =
       store && spec.kind !== "source"
-        ? await cachedModelSource(store, spec, { label: request.label ?? label, onProgress: progress })
+        ? await cachedModelSource(store, spec, {
+            label: request.label ?? label,
+            onProgress: progress,
+            ...(signal ? { signal } : {}),
+          })
         : undefined;
-    const engine = await Engine.load(device, cached?.source ?? remote, {
+    const engine = await Engine.load(device, abortableSource(cached?.source ?? remote, signal), {
       ...(request.quant ? { quant: request.quant } : {}),
       ...(request.contextLength ? { contextLength: request.contextLength } : {}),
+      ...(request.gpuMemoryBudget !== undefined ? { gpuMemoryBudget: request.gpuMemoryBudget } : {}),
+      ...(request.streamSlots !== undefined ? { streamSlots: request.streamSlots } : {}),
       ...(ggufFile ? { ggufFile } : {}),
       // Reading tensors from the store is not a download: reported as "read" so that "download"
       // (bytes over the network, once) does not start again from zero.
@@ -167,12 +210,14 @@ export class LocalWispBackend implements WispWorkerApi {
       });
     }
     try {
+      if (signal?.aborted) throw loadAborted();
       await cached?.commit();
     } catch (e) {
       engine.destroy();
       throw e;
     }
     this.engine = engine;
+    const streaming = engine.streamStats;
     this.info = {
       model: request.label ?? label,
       architecture: engine.config.architecture,
@@ -182,6 +227,17 @@ export class LocalWispBackend implements WispWorkerApi {
       hasChatTemplate: engine.tokenizer.chatTemplate !== undefined,
       loadMs: performance.now() - t0,
       adapter: this.gpu?.description ?? "device given by the host",
+      memory: { ...engine.memory },
+      ...(streaming
+        ? {
+            streaming: {
+              residentLayers: streaming.residentLayers,
+              streamedLayers: streaming.streamedLayers,
+              slots: streaming.slots,
+              bytesPerPass: streaming.bytesPerPass,
+            },
+          }
+        : {}),
     };
     return this.info;
   }
@@ -226,6 +282,8 @@ export class LocalWispBackend implements WispWorkerApi {
       activeRequests: this.running.size,
       requestsServed: this.served,
       ...(this.last ? { lastRequest: this.last } : {}),
+      // A copy: the engine keeps counting into its own object.
+      ...(this.engine?.streamStats ? { streaming: { ...this.engine.streamStats } } : {}),
     };
   }
 

@@ -53,8 +53,17 @@ export async function cachedModelSource(
   };
   let remote: RemoteFile[];
   if (spec.kind === "url") {
-    const src = urlSource(spec.url, spec.files ? { files: spec.files } : {});
+    const src = urlSource(spec.url, {
+      ...(spec.files ? { files: spec.files } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
     const names = [...new Set([...(await src.list()), ...(spec.ggufFile ? [spec.ggufFile] : [])])];
+    // A folder without a model (or a wrong URL): the server's 404 for config.json is the error the
+    // caller sees — ModelFileError `model file "config.json" not found` with its URL — as on a load
+    // without the store, not an empty entry that then reads as "not in the store".
+    if (!names.includes("config.json") && !names.some((n) => n.endsWith(".gguf"))) {
+      await src.size("config.json");
+    }
     // Sizes come from list()'s probes (cached by urlSource): no second request per file.
     const sizes = await Promise.all(names.map((n) => src.size(n)));
     remote = urlRemoteFiles(spec.url, names).map((f, i) => ({ ...f, size: sizes[i]! }));

@@ -1,7 +1,7 @@
 // createEngine: the browser entry. Checks WebGPU on the page, starts the module worker that runs the
 // runtime, connects to it with Comlink and loads the model there. Errors reject createEngine typed
 // (WebGPUUnavailable, ModelFileError, NetworkError, …), whichever side raised them.
-import { WebGPUUnavailable } from "@wisp/runtime";
+import { Aborted, WebGPUUnavailable } from "@wisp/runtime";
 import { NO_WEBGPU } from "../backend/messages.ts";
 import { InvalidRequestError } from "../errors.ts";
 import type { LoadProgress, LoadRequest, Quant } from "../protocol.ts";
@@ -24,8 +24,42 @@ export interface CreateEngineOptions {
    * verified), loaded from there afterwards. Default true where IndexedDB exists.
    */
   cache?: boolean;
+  /**
+   * GPU memory budget in bytes for weights, KV cache and activations. A model that does not fit keeps
+   * its first layers on the GPU and streams the rest from host memory every forward pass (the same
+   * output, slower); `engine.model.streaming` says how many. Default: no budget (all resident).
+   */
+  gpuMemoryBudget?: number;
+  /** GPU layer slots streamed layers run from (default 2); only with gpuMemoryBudget. */
+  streamSlots?: number;
+  /**
+   * Aborts the load: the worker is terminated at once (download, quantization and GPU memory end
+   * with it) and createEngine rejects with `Aborted`.
+   */
+  signal?: AbortSignal;
   /** Where wisp-worker.js is served, when not beside the SDK script (e.g. after a bundler moved files). */
   workerUrl?: string | URL;
+}
+
+/** Checks gpuMemoryBudget / streamSlots (InvalidRequestError) and returns them for the LoadRequest. */
+export function streamingRequest(options: {
+  gpuMemoryBudget?: number;
+  streamSlots?: number;
+}): Pick<LoadRequest, "gpuMemoryBudget" | "streamSlots"> {
+  const { gpuMemoryBudget: budget, streamSlots: slots } = options;
+  if (budget !== undefined && !(Number.isSafeInteger(budget) && budget > 0)) {
+    throw new InvalidRequestError(
+      `gpuMemoryBudget must be a positive whole number of bytes, got ${budget}`,
+      "gpuMemoryBudget",
+    );
+  }
+  if (slots !== undefined && !(Number.isSafeInteger(slots) && slots >= 1)) {
+    throw new InvalidRequestError(`streamSlots must be a positive integer, got ${slots}`, "streamSlots");
+  }
+  return {
+    ...(budget !== undefined ? { gpuMemoryBudget: budget } : {}),
+    ...(slots !== undefined ? { streamSlots: slots } : {}),
+  };
 }
 
 export async function createEngine(options: CreateEngineOptions): Promise<WispEngine> {
@@ -34,14 +68,20 @@ export async function createEngine(options: CreateEngineOptions): Promise<WispEn
   }
   if (!(globalThis.navigator as Navigator | undefined)?.gpu) throw new WebGPUUnavailable(NO_WEBGPU);
   const { spec, label } = resolveModel(options.model, globalThis.location?.href ?? "");
-  const worker = spawnWorker(options.workerUrl);
-  const connection = connectEndpoint(worker, { label });
   const request: LoadRequest = {
     model: spec,
     label,
     ...(options.quant ? { quant: options.quant } : {}),
     ...(options.contextLength ? { contextLength: options.contextLength } : {}),
     ...(options.cache !== undefined ? { cache: options.cache } : {}),
+    ...streamingRequest(options),
   };
-  return WispEngine.connect(connection, () => connection.api.load(request, options.onProgress));
+  if (options.signal?.aborted) throw new Aborted("the model load was aborted");
+  const worker = spawnWorker(options.workerUrl);
+  const connection = connectEndpoint(worker, { label });
+  return WispEngine.connect(
+    connection,
+    () => connection.api.load(request, options.onProgress),
+    options.signal,
+  );
 }

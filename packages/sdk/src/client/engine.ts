@@ -1,7 +1,7 @@
 // The engine a developer holds: OpenAI-style `chat.completions.create` and `completions.create` over a
 // backend connection (a worker in the browser, in-thread in Node). Requests are validated here, sent
 // with one batch callback each, and turned back into OpenAI objects or a stream of chunks.
-import { WispError } from "@wisp/runtime";
+import { Aborted, WispError } from "@wisp/runtime";
 import { InvalidRequestError } from "../errors.ts";
 import { planChat, planCompletion } from "../openai/request.ts";
 import { ChatResponseBuilder, CompletionResponseBuilder, requestId } from "../openai/response.ts";
@@ -60,13 +60,32 @@ export class WispEngine {
     this.completions = { create: ((body: CompletionCreateParams) => this.completionCreate(body)) as never };
   }
 
-  /** Runs `load` (the backend's load call) and returns the engine; on failure the backend is closed. */
-  static async connect(connection: BackendConnection, load: () => Promise<ModelInfo>): Promise<WispEngine> {
+  /**
+   * Runs `load` (the backend's load call) and returns the engine; on failure the backend is closed.
+   * `signal` aborts the load: the backend is closed at once (a worker is terminated, which ends its
+   * download, quantization and GPU memory) and this rejects with Aborted.
+   */
+  static async connect(
+    connection: BackendConnection,
+    load: () => Promise<ModelInfo>,
+    signal?: AbortSignal,
+  ): Promise<WispEngine> {
+    let onAbort = () => {};
     try {
-      return new WispEngine(connection, await load());
+      if (signal?.aborted) throw new Aborted("the model load was aborted");
+      const aborted = new Promise<never>((_, reject) => {
+        onAbort = () => {
+          reject(new Aborted("the model load was aborted"));
+          connection.close();
+        };
+      });
+      signal?.addEventListener("abort", onAbort, { once: true });
+      return new WispEngine(connection, await Promise.race([load(), aborted]));
     } catch (e) {
       connection.close();
       throw e;
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
     }
   }
 
