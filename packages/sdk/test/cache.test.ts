@@ -40,13 +40,13 @@ describe("LocalWispBackend through the weight store", () => {
     const { device } = await nodeDevice();
     const url = `${server.url}/stories/`;
     const greedy = { prompt: "Once upon a time", max_tokens: 8, temperature: 0 };
-    const load = async (cache?: boolean) => {
+    const load = async (cache?: boolean, quant: "f32" | "int4" = "f32") => {
       const events: LoadProgress[] = [];
       const engine = await createLocalEngine({
         device,
         store: openFileModelStore({ root }),
         model: { kind: "url", url },
-        quant: "f32",
+        quant,
         contextLength: 64,
         ...(cache !== undefined ? { cache } : {}),
         onProgress: (p) => events.push(p),
@@ -65,13 +65,17 @@ describe("LocalWispBackend through the weight store", () => {
     expect(first.downloads.at(-1)).toMatchObject({ fraction: 1 });
     const [cached] = await openFileModelStore({ root }).list();
     expect(cached).toMatchObject({ id: modelCacheId({ kind: "url", url }), complete: true, label: url });
-    expect(cached!.files.sort()).toEqual(FILES);
+    // What stays cached: the packed weights (f32 here) plus config and tokenizer; the checkpoint goes.
+    expect(cached!.files.sort()).toEqual(FILES.filter((f) => !f.endsWith(".safetensors")));
+    expect(cached!.blobs).toContain("packed/meta.json");
+    expect(cached!.blobs).toContain("packed/layer.4");
 
     server.reset();
     const second = await load();
     expect(server.count()).toBe(0);
     expect(second.downloads).toEqual([]);
     expect(second.phases).toContain("read");
+    expect(second.phases).not.toContain("quantize");
     expect(second.text).toBe(first.text);
 
     // A folder without a model: the load fails typed and nothing is cached for it.
@@ -90,6 +94,18 @@ describe("LocalWispBackend through the weight store", () => {
     const third = await load(false);
     expect(server.count("/stories/")).toBeGreaterThan(0);
     expect(third.text).toBe(first.text);
+
+    // The entry holds f32 packed weights only: an INT4 load cannot use them, so it starts over from
+    // the network (checkpoint downloaded, quantized, packed as INT4), and the next INT4 load reads it.
+    server.reset();
+    const int4 = await load(undefined, "int4");
+    expect(server.count("/stories/")).toBeGreaterThan(0);
+    expect(int4.phases).toContain("quantize");
+    server.reset();
+    const int4Again = await load(undefined, "int4");
+    expect(server.count()).toBe(0);
+    expect(int4Again.phases).not.toContain("quantize");
+    expect(int4Again.text).toBe(int4.text);
   });
 });
 

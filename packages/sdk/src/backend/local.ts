@@ -12,6 +12,7 @@ import {
   ModelFileError,
   type ModelStore,
   openModelStore,
+  readPackedMeta,
   urlSource,
   WispError,
 } from "@wisp/runtime";
@@ -188,6 +189,8 @@ export class LocalWispBackend implements WispWorkerApi {
       store && spec.kind !== "source"
         ? await cachedModelSource(store, spec, {
             label: request.label ?? label,
+            packedUsable: async (p) =>
+              (await readPackedMeta(device, p, request.quant ?? "int4")) !== undefined,
             onProgress: progress,
             ...(signal ? { signal } : {}),
           })
@@ -198,6 +201,7 @@ export class LocalWispBackend implements WispWorkerApi {
       ...(request.gpuMemoryBudget !== undefined ? { gpuMemoryBudget: request.gpuMemoryBudget } : {}),
       ...(request.streamSlots !== undefined ? { streamSlots: request.streamSlots } : {}),
       ...(ggufFile ? { ggufFile } : {}),
+      ...(cached ? { packed: cached.packed } : {}),
       // Reading tensors from the store is not a download: reported as "read" so that "download"
       // (bytes over the network, once) does not start again from zero.
       onProgress: cached ? (p) => progress(p.phase === "download" ? { ...p, phase: "read" } : p) : progress,

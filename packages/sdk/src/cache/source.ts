@@ -4,8 +4,10 @@
 import {
   type FileSource,
   hfRemoteFiles,
+  type ModelEntry,
   type ModelStore,
   modelFiles,
+  type PackedCache,
   type RemoteFile,
   safetensorsShards,
   urlRemoteFiles,
@@ -16,6 +18,11 @@ import { modelCacheId } from "./id.ts";
 
 export interface CachedLoadOptions {
   label?: string;
+  /**
+   * Whether the entry's packed weights can be used by this load (storage and device as recorded).
+   * An entry that kept only its packed weights and cannot use them is dropped and downloaded again.
+   */
+  packedUsable?: (packed: PackedCache) => Promise<boolean>;
   signal?: AbortSignal;
   onProgress?: (p: { phase: string; loaded: number; total: number; fraction: number }) => void;
 }
@@ -25,13 +32,35 @@ const INDEX = "model.safetensors.index.json";
 export interface CachedModel {
   /** Reads the stored files. */
   source: FileSource;
+  /** The entry's packed weights (what Engine.load reads instead of the checkpoint, or fills). */
+  packed: PackedCache;
   /**
    * Marks the entry complete: called once the model loaded from `source`, so that a load that failed
    * (a folder without a model, an unsupported architecture) never leaves a "complete" entry that the
-   * next load would trust. Its verified files stay and are not fetched again.
+   * next load would trust. Its verified files stay and are not fetched again. Then, when the packed
+   * weights are complete, the checkpoint's weight files are dropped: the cache keeps the packed INT4
+   * result plus config and tokenizer files.
    */
   commit(): Promise<void>;
 }
+
+/** The entry's blobs as Engine.load's packed cache. */
+export const packedCacheOf = (entry: ModelEntry): PackedCache => ({
+  get: (name) => entry.getBlob(name),
+  put: (name, bytes) => entry.putBlob(name, bytes),
+});
+
+const isWeightFile = (name: string) => name.endsWith(".safetensors") || name.endsWith(".gguf");
+
+/** After a successful load: mark complete and keep only the packed result, config and tokenizer. */
+async function commitEntry(store: ModelStore, entry: ModelEntry, label: string | undefined): Promise<void> {
+  await entry.commit(label !== undefined ? { label } : {});
+  const m = await entry.manifest();
+  if (m?.blobs[PACKED_META_NAME]) await entry.deleteFiles(Object.keys(m.files).filter(isWeightFile));
+  // Best effort: persistent storage is not granted to workers everywhere; the page may ask too.
+  await store.persist().catch(() => false);
+}
+const PACKED_META_NAME = "packed/meta.json";
 
 /** The stored files of `spec`, downloading what is missing first. Undefined for specs the store does not keep. */
 export async function cachedModelSource(
@@ -42,8 +71,19 @@ export async function cachedModelSource(
   const id = modelCacheId(spec);
   if (id === undefined || spec.kind === "files") return undefined;
   const entry = store.entry(id);
-  const named = spec.kind === "url" ? [...(spec.files ?? []), ...(spec.ggufFile ? [spec.ggufFile] : [])] : [];
-  if (await entry.has(named)) return { source: entry.files(), commit: async () => {} };
+  const packed = packedCacheOf(entry);
+  const named = (
+    spec.kind === "url" ? [...(spec.files ?? []), ...(spec.ggufFile ? [spec.ggufFile] : [])] : []
+  ).filter((n) => !isWeightFile(n));
+  if (await entry.has(named)) {
+    const m = await entry.manifest();
+    const hasWeights = Object.keys(m?.files ?? {}).some(isWeightFile);
+    if (hasWeights || !options.packedUsable || (await options.packedUsable(packed))) {
+      return { source: entry.files(), packed, commit: () => commitEntry(store, entry, options.label) };
+    }
+    // Only packed weights for another storage or device: start over from the network.
+    await entry.delete();
+  }
 
   const onProgress = options.onProgress;
   const download = {
@@ -86,12 +126,5 @@ export async function cachedModelSource(
     remote = all.filter((f) => names.includes(f.name));
   }
   const source = await entry.download(remote, download);
-  return {
-    source,
-    commit: async () => {
-      await entry.commit(options.label !== undefined ? { label: options.label } : {});
-      // Best effort: persistent storage is not granted to workers everywhere; the page may ask too.
-      await store.persist().catch(() => false);
-    },
-  };
+  return { source, packed, commit: () => commitEntry(store, entry, options.label) };
 }
