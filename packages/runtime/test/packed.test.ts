@@ -82,6 +82,42 @@ describe("packed weights cache", () => {
     }
   });
 
+  it("bounded host memory: streamed layers re-read from the packed cache each pass, still bit-identical", async () => {
+    const ref = await load(folderSource(stories), {});
+    const logits = await ref.logits(ids);
+    const greedy = await ref.generate(ids, { maxTokens: 12, temperature: 0, ignoreEos: true });
+    const m = ref.memory;
+    ref.destroy();
+    const budget = m.fixedBytes + 3 * m.perLayerBytes + 100; // 1 resident + 2 slots: 4 layers stream
+    const cache = memoryCache();
+    // first load from the checkpoint fills the cache, then bounds host memory to one layer
+    for (const first of [true, false]) {
+      const e = await load(folderSource(stories), {
+        packed: cache,
+        gpuMemoryBudget: budget,
+        hostMemoryBudget: m.perLayerBytes + 100,
+      });
+      try {
+        expect(e.fromPacked).toBe(!first);
+        const s = e.streamStats!;
+        expect(s.streamedLayers).toBe(4);
+        expect(s.hostLayers).toBe(1);
+        const before = s.hostFetches;
+        expect(same(await e.logits(ids), logits)).toBe(true);
+        expect((await e.generate(ids, { maxTokens: 12, temperature: 0, ignoreEos: true })).ids).toEqual(
+          greedy.ids,
+        );
+        expect(s.hostFetches - before).toBeGreaterThan(10);
+        expect(s.hostLayers).toBe(1);
+      } finally {
+        e.destroy();
+      }
+    }
+    await expect(
+      load(folderSource(stories), { gpuMemoryBudget: budget, hostMemoryBudget: 1 }),
+    ).rejects.toThrow(/needs a packed cache/);
+  });
+
   it("f32 storage misses an INT4 cache; a format bump, a missing meta or a bad meta reload from the checkpoint", async () => {
     const cache = memoryCache();
     (await load(folderSource(stories), { packed: cache })).destroy();

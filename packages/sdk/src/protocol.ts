@@ -40,6 +40,8 @@ export interface LoadRequest {
   gpuMemoryBudget?: number;
   /** GPU layer slots the streamed layers run from (default 2); only with gpuMemoryBudget. */
   streamSlots?: number;
+  /** Host memory for streamed layers (bytes); the rest are re-read from the weight store. Needs the cache. */
+  hostMemoryBudget?: number;
 }
 
 /** A model in the weight store, as listCachedModels() reports it. */

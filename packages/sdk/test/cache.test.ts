@@ -95,6 +95,33 @@ describe("LocalWispBackend through the weight store", () => {
     expect(server.count("/stories/")).toBeGreaterThan(0);
     expect(third.text).toBe(first.text);
 
+    // Weight streaming from the store: 1 resident layer + 2 slots on the GPU and 1 streamed layer in
+    // host memory; the other streamed layers are re-read from the packed blobs every pass.
+    server.reset();
+    const probe = await createLocalEngine({
+      device,
+      store: openFileModelStore({ root }),
+      model: { kind: "url", url },
+      quant: "f32",
+      contextLength: 64,
+    });
+    const mem = probe.model.memory!;
+    await probe.unload();
+    const streamed = await createLocalEngine({
+      device,
+      store: openFileModelStore({ root }),
+      model: { kind: "url", url },
+      quant: "f32",
+      contextLength: 64,
+      gpuMemoryBudget: mem.fixedBytes + 3 * mem.perLayerBytes + 100,
+      hostMemoryBudget: mem.perLayerBytes + 100,
+    });
+    expect(streamed.model.streaming).toMatchObject({ residentLayers: 1, streamedLayers: 4, slots: 2 });
+    expect((await streamed.completions.create(greedy)).choices[0]!.text).toBe(first.text);
+    expect((await streamed.stats()).streaming).toMatchObject({ hostLayers: 1 });
+    await streamed.unload();
+    expect(server.count()).toBe(0);
+
     // The entry holds f32 packed weights only: an INT4 load cannot use them, so it starts over from
     // the network (checkpoint downloaded, quantized, packed as INT4), and the next INT4 load reads it.
     server.reset();

@@ -9,7 +9,14 @@ import { type FileSource, readText } from "../loader/source.ts";
 import { createKvCache, destroyKvCache, kvCacheBytes } from "../model/kv-cache.ts";
 import { destroyLinear, linearBytes, type Quant } from "../model/linear.ts";
 import { activationBytes, type ForwardPass, LlamaGraph } from "../model/llama.ts";
-import { type PackedCache, readPackedMeta, weightsFromPacked, writePacked } from "../model/packed.ts";
+import {
+  hostLayerCount,
+  layerSource,
+  type PackedCache,
+  readPackedMeta,
+  weightsFromPacked,
+  writePacked,
+} from "../model/packed.ts";
 import { layerBytes, planResidency, type StreamStats } from "../model/streaming.ts";
 import { loadWeights, type ModelWeights, type ResidencyPlan } from "../model/weights.ts";
 import type { Tokenizer } from "../tokenizer/index.ts";
@@ -36,6 +43,12 @@ export interface LoadOptions {
    */
   gpuMemoryBudget?: number;
   streamSlots?: number;
+  /**
+   * Host memory for streamed layers (bytes). Default: every streamed layer stays in host memory.
+   * Bounded, the layers that do not fit are re-read from `packed` (the weight store) every pass it
+   * needs them; needs `packed`.
+   */
+  hostMemoryBudget?: number;
   /**
    * A cache of packed weights (the weight store's blobs): when it holds a complete set for this
    * storage and device, the checkpoint is not read and nothing is quantized ("read" progress);
@@ -123,6 +136,11 @@ export class Engine {
 
   static async load(device: GPUDevice, source: FileSource, options: LoadOptions = {}): Promise<Engine> {
     const quant = options.quant ?? "int4";
+    if (options.hostMemoryBudget !== undefined && !options.packed) {
+      throw new RangeError(
+        "hostMemoryBudget needs a packed cache (the weight store) to re-read streamed layers from",
+      );
+    }
     const progress = (p: { phase: string; loaded: number; total: number }) =>
       options.onProgress?.({ ...p, fraction: p.loaded / p.total });
     const tokSource = options.tokenizerSource ?? source;
@@ -158,6 +176,7 @@ export class Engine {
         },
         plan.residency,
         progress,
+        options.hostMemoryBudget,
       );
       return Engine.start(device, config, tokenizer, weights, plan, options, true);
     }
@@ -169,6 +188,13 @@ export class Engine {
     const plan = residencyPlan(config, options);
     const weights = await loadWeights(device, config, opened.tensors, quant, progress, plan.residency);
     if (packed) await writePacked(device, config, weights, packed);
+    const slot = weights.streamer?.slots[0];
+    if (packed && slot && options.hostMemoryBudget !== undefined) {
+      weights.streamer!.bound(
+        hostLayerCount(options.hostMemoryBudget, slot),
+        layerSource(async (g) => (await packed.get(`packed/${g}`)) ?? new Uint8Array(0), slot),
+      );
+    }
     return Engine.start(device, config, tokenizer, weights, plan, options, false);
   }
 
@@ -266,11 +292,11 @@ export class Engine {
    * Streaming: the head, then each streamed layer in its own submit, with the uploads of the next
    * `slots` layers queued ahead (each after the submit that last read its slot).
    */
-  private forward(
+  private async forward(
     pass: ForwardPass,
     before: Array<Dispatch[] | ((enc: GPUCommandEncoder) => void)> = [],
     after: Array<Dispatch[] | ((enc: GPUCommandEncoder) => void)> = [],
-  ): void {
+  ): Promise<void> {
     const streamer = this.graph.weights.streamer;
     if (!streamer || pass.streamed.length === 0) {
       this.submit([
@@ -282,13 +308,20 @@ export class Engine {
     }
     const layers = pass.streamed;
     let next = 0;
-    while (next < Math.min(streamer.slots.length, layers.length)) streamer.upload(layers[next++]!.layer);
+    // Host bytes first (a fetch from the packed cache when host memory is bounded), then the upload.
+    const upload = async () => {
+      const layer = layers[next++]!.layer;
+      const fetching = streamer.fetch(layer);
+      if (fetching) await fetching;
+      streamer.upload(layer);
+    };
+    while (next < Math.min(streamer.slots.length, layers.length)) await upload();
     this.submit([...before, pass.head]);
-    layers.forEach((l, i) => {
+    for (let i = 0; i < layers.length; i++) {
       const last = i === layers.length - 1;
-      this.submit(last ? [[...l.dispatches, ...pass.tail], ...after] : [l.dispatches]);
-      if (next < layers.length) streamer.upload(layers[next++]!.layer);
-    });
+      this.submit(last ? [[...layers[i]!.dispatches, ...pass.tail], ...after] : [layers[i]!.dispatches]);
+      if (next < layers.length) await upload();
+    }
   }
 
   /**
@@ -304,7 +337,7 @@ export class Engine {
       const tokens = Math.min(a.chunk, ids.length - start);
       this.device.queue.writeBuffer(a.ids, 0, Uint32Array.from(ids.slice(start, start + tokens)));
       this.device.queue.writeBuffer(a.pos, 0, Uint32Array.of(start, 0, 0, 0));
-      this.forward(this.graph.prefill(tokens));
+      await this.forward(this.graph.prefill(tokens));
       await afterChunk?.(tokens);
     }
   }
@@ -396,10 +429,10 @@ export class Engine {
     let submitted = 1;
     const step1 = this.graph.decodeStep(this.sampler.state);
     const decode: ForwardPass = { ...step1, tail: [...step1.tail, ...this.sampler.sample()] };
-    const queueStep = (step: number) => {
+    const queueStep = async (step: number) => {
       // the token sampled at step s-1 sits at position promptLen + s - 1
       this.device.queue.writeBuffer(act.pos, 0, Uint32Array.of(promptIds.length + step - 1, 0, 0, 0));
-      this.forward(decode, [], [readSlot(step)]);
+      await this.forward(decode, [], [readSlot(step)]);
       this.counters.decodeSteps++;
     };
     let firstTokenMs = 0;
@@ -409,7 +442,7 @@ export class Engine {
         submitted < Math.min(maxTokens, step + IN_FLIGHT) &&
         promptIds.length + submitted - 1 < this.contextLength
       ) {
-        queueStep(submitted++);
+        await queueStep(submitted++);
       }
       const buf = this.staging[step % IN_FLIGHT]!;
       this.counters.loopHostMs += performance.now() - h0;

@@ -6,7 +6,7 @@
 // limit (row splits), all recorded in the meta; anything else invalidates the cache.
 import type { ModelConfig } from "../config.ts";
 import { allocateLinear, type Linear, type Quant, storageBuffer } from "./linear.ts";
-import { LayerStreamer, layerBuffers, layerBytes } from "./streaming.ts";
+import { type HostLayerSource, LayerStreamer, layerBuffers, layerBytes } from "./streaming.ts";
 import type { LayerWeights, ModelWeights, ResidencyPlan } from "./weights.ts";
 
 /** Bump when the packed layout changes (INT4 format, group order, buffer order). */
@@ -109,6 +109,8 @@ export async function weightsFromPacked(
   read: (group: string) => Promise<Uint8Array>,
   residency?: ResidencyPlan,
   onProgress?: (p: { phase: "read"; loaded: number; total: number }) => void,
+  /** host memory for streamed layers (bytes): whole layers that fit stay, the others are re-read per pass */
+  hostBytes = Number.POSITIVE_INFINITY,
 ): Promise<ModelWeights> {
   const made: GPUBuffer[] = [];
   const total = groupNames(c).length;
@@ -138,7 +140,7 @@ export async function weightsFromPacked(
     write(device, [finalNorm], await read("norm"), "norm");
     step();
     const layers: LayerWeights[] = [];
-    const host: Uint8Array[][] = [];
+    const host = new Map<number, Uint8Array[]>();
     const slots: LayerWeights[] = [];
     let plan: { resident: number; slots: number } | undefined;
     for (let i = 0; i < c.numLayers; i++) {
@@ -173,12 +175,19 @@ export async function weightsFromPacked(
       );
       if (!parts)
         throw new StalePackedWeights(`packed group "layer.${i}" does not match this device's layout`);
-      host.push(parts);
+      if (host.size < hostLayerCount(hostBytes, slots[0]!)) host.set(i, parts);
       layers.push(slots[(i - plan.resident) % slots.length]!);
       step();
     }
     await device.queue.onSubmittedWorkDone();
-    const streamer = host.length && plan ? new LayerStreamer(device, plan.resident, host, slots) : undefined;
+    const streamed = plan ? c.numLayers - plan.resident : 0;
+    const streamer =
+      streamed > 0 && plan
+        ? new LayerStreamer(device, plan.resident, streamed, slots, host, layerSource(read, slots[0]!))
+        : undefined;
+    if (streamer && Number.isFinite(hostBytes)) {
+      streamer.bound(hostLayerCount(hostBytes, slots[0]!), layerSource(read, slots[0]!));
+    }
     return { quant, embed, layers, finalNorm, lmHead, ...(streamer ? { streamer } : {}) };
   } catch (e) {
     for (const b of made) b.destroy();
@@ -186,11 +195,30 @@ export async function weightsFromPacked(
   }
 }
 
+/** Whole streamed layers that fit in `hostBytes` of host memory (at least one). */
+export function hostLayerCount(hostBytes: number, slot: LayerWeights): number {
+  return Math.max(1, Math.floor(hostBytes / layerBytes(slot)));
+}
+
+/** Streamed layers re-read from packed groups, cut to a slot's buffers. */
+export function layerSource(
+  read: (group: string) => Promise<Uint8Array>,
+  slot: LayerWeights,
+): HostLayerSource {
+  const sizes = layerBuffers(slot).map((b) => b.size);
+  return async (layer) => {
+    const parts = split(await read(`layer.${layer}`), sizes);
+    if (!parts)
+      throw new StalePackedWeights(`packed group "layer.${layer}" does not match this device's layout`);
+    return parts;
+  };
+}
+
 /** Reads a group's buffers back from the GPU (streamed layers: from the streamer's host copy). */
 async function groupBytes(device: GPUDevice, w: ModelWeights, group: string): Promise<Uint8Array> {
   const s = w.streamer;
   if (s && group.startsWith("layer.") && Number(group.slice(6)) >= s.resident) {
-    return concat(s.hostLayer(Number(group.slice(6))));
+    return concat(await s.hostLayer(Number(group.slice(6))));
   }
   const bufs = groupBuffers(w, group);
   const staging = device.createBuffer({

@@ -90,35 +90,94 @@ export interface StreamStats {
   layersUploaded: number;
   /** host time spent inside queue.writeBuffer (copying into the upload staging), since load */
   uploadHostMs: number;
+  /** streamed layers held in host memory now */
+  hostLayers: number;
+  /** layers fetched from the packed cache because host memory did not hold them, since load */
+  hostFetches: number;
+  hostFetchMs: number;
 }
 
-/** The streamed layers' host copies and the GPU slot ring they run from. */
+/** Where streamed layers come from when they are not in host memory (the packed cache: IndexedDB, files). */
+export type HostLayerSource = (layer: number) => Promise<Uint8Array[]>;
+
+/**
+ * The streamed layers' host copies and the GPU slot ring they run from. Host memory holds every
+ * streamed layer unless bound(): then at most `capacity` layers stay (least recently used go) and the
+ * others are fetched from `source` when a pass needs them.
+ */
 export class LayerStreamer {
   readonly stats: StreamStats;
+  private readonly host = new Map<number, Uint8Array[]>();
+  private capacity = Number.POSITIVE_INFINITY;
+  private source: HostLayerSource | undefined;
 
   constructor(
     private readonly device: GPUDevice,
     readonly resident: number,
-    /** host bytes of layer resident + j, buffers in layerBuffers order */
-    private readonly host: Uint8Array[][],
+    readonly streamedLayers: number,
     readonly slots: LayerWeights[],
+    /** streamed layers already in host memory: layer → buffers in layerBuffers order */
+    host: Map<number, Uint8Array[]>,
+    source?: HostLayerSource,
   ) {
-    const bytes = host[0]?.reduce((s, b) => s + b.byteLength, 0) ?? 0;
+    for (const [l, b] of host) this.host.set(l, b);
+    this.source = source;
+    const bytes = layerBuffers(slots[0]!).reduce((s, b) => s + b.size, 0);
     this.stats = {
       residentLayers: resident,
-      streamedLayers: host.length,
+      streamedLayers,
       slots: slots.length,
       layerBytes: bytes,
-      bytesPerPass: bytes * host.length,
+      bytesPerPass: bytes * streamedLayers,
       bytesStreamed: 0,
       layersUploaded: 0,
       uploadHostMs: 0,
+      hostLayers: this.host.size,
+      hostFetches: 0,
+      hostFetchMs: 0,
     };
   }
 
-  /** The host copy of streamed layer `layer` (≥ resident), buffers in layerBuffers order. */
-  hostLayer(layer: number): Uint8Array[] {
-    return this.host[layer - this.resident]!;
+  /** Keeps at most `capacity` streamed layers in host memory; the rest come from `source` when needed. */
+  bound(capacity: number, source: HostLayerSource): void {
+    this.capacity = Math.max(1, Math.floor(capacity));
+    this.source = source;
+    this.evict();
+  }
+
+  private evict(keep?: number): void {
+    for (const l of this.host.keys()) {
+      if (this.host.size <= this.capacity) break;
+      if (l !== keep) this.host.delete(l);
+    }
+    this.stats.hostLayers = this.host.size;
+  }
+
+  /**
+   * Makes a streamed layer's bytes present in host memory: undefined when they already are (no await
+   * needed), else a promise that fetches them from the source.
+   */
+  fetch(layer: number): Promise<void> | undefined {
+    const have = this.host.get(layer);
+    if (have) {
+      this.host.delete(layer); // most recently used last
+      this.host.set(layer, have);
+      return undefined;
+    }
+    if (!this.source) throw new Error(`streamed layer ${layer} is neither in host memory nor in a cache`);
+    const t0 = performance.now();
+    return this.source(layer).then((bytes) => {
+      this.host.set(layer, bytes);
+      this.stats.hostFetches++;
+      this.stats.hostFetchMs += performance.now() - t0;
+      this.evict(layer);
+    });
+  }
+
+  /** The host copy of streamed layer `layer` (fetched first if needed). */
+  async hostLayer(layer: number): Promise<Uint8Array[]> {
+    await this.fetch(layer);
+    return this.host.get(layer)!;
   }
 
   /** The slot that layer `layer` (≥ resident) runs from. */
@@ -126,11 +185,15 @@ export class LayerStreamer {
     return (layer - this.resident) % this.slots.length;
   }
 
-  /** Queues the upload of a streamed layer into its slot (ordered after everything submitted so far). */
+  /**
+   * Queues the upload of a streamed layer into its slot (ordered after everything submitted so far);
+   * its bytes must be in host memory (fetch first).
+   */
   upload(layer: number): void {
     const t0 = performance.now();
     const bufs = layerBuffers(this.slots[this.slotOf(layer)]!);
-    const host = this.host[layer - this.resident]!;
+    const host = this.host.get(layer);
+    if (!host) throw new Error(`streamed layer ${layer} is not in host memory`);
     bufs.forEach((b, i) => {
       const h = host[i]!;
       this.device.queue.writeBuffer(b, 0, h as Uint8Array<ArrayBuffer>, 0, h.byteLength);
@@ -142,7 +205,7 @@ export class LayerStreamer {
 
   destroy(): void {
     for (const s of this.slots) for (const b of layerBuffers(s)) b.destroy();
-    this.host.length = 0;
+    this.host.clear();
   }
 }
 

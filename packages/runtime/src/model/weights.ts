@@ -147,7 +147,7 @@ export async function loadWeights(
   const layers: LayerWeights[] = [];
   let plan: { resident: number; slots: number } | undefined;
   const slots: LayerWeights[] = [];
-  const host: Uint8Array[][] = [];
+  const host = new Map<number, Uint8Array[]>();
   for (let i = 0; i < config.numLayers; i++) {
     const p = `model.layers.${i}`;
     const a = `${p}.self_attn`;
@@ -195,7 +195,7 @@ export async function loadWeights(
           );
         }
       }
-      host.push(await readLayer(device, layer));
+      host.set(i, await readLayer(device, layer));
       for (const b of layerBuffers(layer)) b.destroy();
       layers.push(slots[(i - plan.resident) % slots.length]!);
     } else {
@@ -209,6 +209,7 @@ export async function loadWeights(
     : await matrix("lm_head.weight", vocabSize, h, normSquared(finalNormF32));
   step();
   await device.queue.onSubmittedWorkDone();
-  const streamer = host.length && plan ? new LayerStreamer(device, plan.resident, host, slots) : undefined;
+  const streamer =
+    host.size && plan ? new LayerStreamer(device, plan.resident, host.size, slots, host) : undefined;
   return { quant, embed, layers, finalNorm, lmHead, ...(streamer ? { streamer } : {}) };
 }

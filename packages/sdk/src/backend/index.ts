@@ -26,6 +26,8 @@ export interface LocalEngineOptions extends LocalBackendOptions {
   gpuMemoryBudget?: number;
   /** GPU layer slots for streamed layers (default 2). */
   streamSlots?: number;
+  /** Host memory for streamed layers (bytes); the rest are re-read from the store. Needs the cache. */
+  hostMemoryBudget?: number;
   /** Aborts the load at the next request or tensor read: rejects with Aborted, nothing stays loaded. */
   signal?: AbortSignal;
   onProgress?: (progress: LoadProgress) => void;
@@ -41,6 +43,7 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Wi
     cache,
     gpuMemoryBudget,
     streamSlots,
+    hostMemoryBudget,
     signal,
     onProgress,
     ...backendOptions
@@ -55,6 +58,7 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Wi
     ...streamingRequest({
       ...(gpuMemoryBudget !== undefined ? { gpuMemoryBudget } : {}),
       ...(streamSlots !== undefined ? { streamSlots } : {}),
+      ...(hostMemoryBudget !== undefined ? { hostMemoryBudget } : {}),
     }),
   };
   return WispEngine.connect(

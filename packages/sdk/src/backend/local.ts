@@ -200,6 +200,9 @@ export class LocalWispBackend implements WispWorkerApi {
       ...(request.contextLength ? { contextLength: request.contextLength } : {}),
       ...(request.gpuMemoryBudget !== undefined ? { gpuMemoryBudget: request.gpuMemoryBudget } : {}),
       ...(request.streamSlots !== undefined ? { streamSlots: request.streamSlots } : {}),
+      ...(request.hostMemoryBudget !== undefined && cached
+        ? { hostMemoryBudget: request.hostMemoryBudget }
+        : {}),
       ...(ggufFile ? { ggufFile } : {}),
       ...(cached ? { packed: cached.packed } : {}),
       // Reading tensors from the store is not a download: reported as "read" so that "download"

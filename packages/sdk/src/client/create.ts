@@ -33,6 +33,12 @@ export interface CreateEngineOptions {
   /** GPU layer slots streamed layers run from (default 2); only with gpuMemoryBudget. */
   streamSlots?: number;
   /**
+   * Host memory for streamed layers (bytes). Default: all of them stay in memory. Bounded, the layers
+   * that do not fit are re-read from the weight store (IndexedDB) when a pass needs them; needs the
+   * cache (a "url" or hub model with `cache` on).
+   */
+  hostMemoryBudget?: number;
+  /**
    * Aborts the load: the worker is terminated at once (download, quantization and GPU memory end
    * with it) and createEngine rejects with `Aborted`.
    */
@@ -45,8 +51,15 @@ export interface CreateEngineOptions {
 export function streamingRequest(options: {
   gpuMemoryBudget?: number;
   streamSlots?: number;
-}): Pick<LoadRequest, "gpuMemoryBudget" | "streamSlots"> {
-  const { gpuMemoryBudget: budget, streamSlots: slots } = options;
+  hostMemoryBudget?: number;
+}): Pick<LoadRequest, "gpuMemoryBudget" | "streamSlots" | "hostMemoryBudget"> {
+  const { gpuMemoryBudget: budget, streamSlots: slots, hostMemoryBudget: host } = options;
+  if (host !== undefined && !(Number.isSafeInteger(host) && host > 0)) {
+    throw new InvalidRequestError(
+      `hostMemoryBudget must be a positive whole number of bytes, got ${host}`,
+      "hostMemoryBudget",
+    );
+  }
   if (budget !== undefined && !(Number.isSafeInteger(budget) && budget > 0)) {
     throw new InvalidRequestError(
       `gpuMemoryBudget must be a positive whole number of bytes, got ${budget}`,
@@ -59,6 +72,7 @@ export function streamingRequest(options: {
   return {
     ...(budget !== undefined ? { gpuMemoryBudget: budget } : {}),
     ...(slots !== undefined ? { streamSlots: slots } : {}),
+    ...(host !== undefined ? { hostMemoryBudget: host } : {}),
   };
 }
 
