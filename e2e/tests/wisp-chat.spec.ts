@@ -152,11 +152,13 @@ test("article page: two <wisp-chat> share one stories260K engine, stream replies
     });
     expect(shared).toEqual({ created: 1, sameEngine: true, defined: true });
     expect(workers).toHaveLength(1);
-    // The loader reads config.json more than once per load (probe, config, tokenizer): compare with
-    // what one plain createEngine of the same model fetches.
+    // The loader reads config.json more than once per load (probe, download into the model cache):
+    // compare with what one plain createEngine of the same model fetches from an empty cache (the
+    // elements' load filled it, so clear it first).
     const byElements = configRequests.length;
     await page.evaluate(async (model) => {
       const Wisp = (window as unknown as { Wisp: typeof WispSdk }).Wisp;
+      await Wisp.clearCache();
       const engine = await Wisp.createEngine({ model });
       await engine.unload();
     }, MODEL);
