@@ -12,10 +12,11 @@ import { timeRuns, writeBufferBandwidth } from "../../../kernels/bench/timer.ts"
 import type { ModelConfig } from "../src/config.ts";
 import { Engine, residencyPlan } from "../src/engine/engine.ts";
 import { kvCacheBytes } from "../src/model/kv-cache.ts";
-import { allocateLinear, destroyLinear, linearBytes } from "../src/model/linear.ts";
+import { allocateLinear, destroyLinear, linearBuffers, linearBytes } from "../src/model/linear.ts";
 import { activationBytes } from "../src/model/llama.ts";
-import { allocateLayer, groupNames, weightsFromPacked } from "../src/model/packed.ts";
-import { layerBuffers } from "../src/model/streaming.ts";
+import { groupNames, weightsFromPacked } from "../src/model/packed.ts";
+import { headBytes, layerBuffers } from "../src/model/streaming.ts";
+import { allocateLayer } from "../src/model/weights.ts";
 
 const MB = 1 << 20;
 const args = process.argv.slice(2);
@@ -134,11 +135,7 @@ function randomGroups(device: GPUDevice, c: ModelConfig, seed: number) {
     if (bytes) return bytes;
     if (group === "embed" || group === "lm_head") {
       const l = allocateLinear(device, group, c.vocabSize, c.hiddenSize, "int4", false);
-      bytes = fill(
-        l.parts.flatMap((p) => Object.values(p.buffers) as GPUBuffer[]),
-        c.hiddenSize,
-        seed + (group === "embed" ? 1 : 2),
-      );
+      bytes = fill(linearBuffers(l), c.hiddenSize, seed + (group === "embed" ? 1 : 2));
       destroyLinear(l);
     } else if (group === "norm") {
       bytes = new Uint8Array(new Float32Array(Math.ceil(c.hiddenSize / 4) * 4).fill(1).buffer);
@@ -208,12 +205,7 @@ async function run(
   try {
     const s = engine.streamStats;
     const weightBytes =
-      weights.layers
-        .slice(0, s?.residentLayers ?? c.numLayers)
-        .reduce((a, l) => a + layerBuffers(l).reduce((x, b) => x + b.size, 0), 0) +
-      (s ? s.layerBytes * s.streamedLayers : 0) +
-      linearBytes(weights.embed) +
-      (c.tieWordEmbeddings ? 0 : linearBytes(weights.lmHead));
+      engine.memory.perLayerBytes * c.numLayers + headBytes(weights.embed, c.tieWordEmbeddings);
     // Bytes one decode step must read: every layer and lm_head (the embedding gathers one row).
     const bytesPerToken = weightBytes - (c.tieWordEmbeddings ? 0 : linearBytes(weights.embed));
     const steps = quick ? 8 : budget ? (c.hiddenSize >= 4096 ? 6 : 16) : 64;

@@ -7,7 +7,7 @@ import { Aborted, ContextLengthExceeded, ModelFileError } from "../errors.ts";
 import { openModel } from "../loader/model.ts";
 import { type FileSource, readText } from "../loader/source.ts";
 import { createKvCache, destroyKvCache, kvCacheBytes } from "../model/kv-cache.ts";
-import { destroyLinear, linearBytes, type Quant } from "../model/linear.ts";
+import { destroyLinear, type Quant } from "../model/linear.ts";
 import { activationBytes, type ForwardPass, LlamaGraph } from "../model/llama.ts";
 import {
   hostLayerCount,
@@ -17,7 +17,7 @@ import {
   weightsFromPacked,
   writePacked,
 } from "../model/packed.ts";
-import { layerBytes, planResidency, type StreamStats } from "../model/streaming.ts";
+import { headBytes, layerBytes, planResidency, type StreamStats } from "../model/streaming.ts";
 import { loadWeights, type ModelWeights, type ResidencyPlan } from "../model/weights.ts";
 import type { Tokenizer } from "../tokenizer/index.ts";
 import { tokenizerFromFolderFiles } from "../tokenizer/index.ts";
@@ -67,8 +67,8 @@ export interface ResidencyPlanState {
   context: number;
   chunk: number;
   residency?: ResidencyPlan;
-  /** filled in when `residency` runs */
-  planned?: { perLayer: number; fixed: number };
+  /** Bytes always on the GPU: embedding + lm_head (`head`), KV cache, activations. */
+  fixedBytes(head: number): number;
 }
 
 export function residencyPlan(config: ModelConfig, options: LoadOptions): ResidencyPlanState {
@@ -77,16 +77,16 @@ export function residencyPlan(config: ModelConfig, options: LoadOptions): Reside
   const budget = options.gpuMemoryBudget;
   if (budget !== undefined && !(budget > 0))
     throw new RangeError(`gpuMemoryBudget must be > 0 bytes, got ${budget}`);
-  const state: ResidencyPlanState = { context, chunk };
+  const state: ResidencyPlanState = {
+    context,
+    chunk,
+    fixedBytes: (head) => head + kvCacheBytes(config, context) + activationBytes(config, chunk),
+  };
   if (budget !== undefined) {
-    state.residency = (perLayer, headBytes) => {
-      state.planned = {
-        perLayer,
-        fixed: headBytes + kvCacheBytes(config, context) + activationBytes(config, chunk),
-      };
+    state.residency = (perLayer, head) => {
       return planResidency(
         budget,
-        state.planned.fixed,
+        state.fixedBytes(head),
         perLayer,
         config.numLayers,
         Math.max(1, options.streamSlots ?? 2),
@@ -227,12 +227,9 @@ export class Engine {
     const sampler = new GpuSampler(device, config.vocabSize, graph.act.logits, kv.capacity);
     const engine = new Engine(device, config, tokenizer, graph, sampler, weights.quant);
     engine.fromPacked = fromPacked;
-    const perLayer = plan.planned?.perLayer ?? layerBytes(weights.layers[0]!);
-    const fixed =
-      plan.planned?.fixed ??
-      linearBytes(weights.embed) * (config.tieWordEmbeddings ? 1 : 2) +
-        kvCacheBytes(config, context) +
-        activationBytes(config, chunk);
+    // A streamed layer's slot has the resident layers' layout, so layer 0 gives the per-layer size.
+    const perLayer = layerBytes(weights.layers[0]!);
+    const fixed = plan.fixedBytes(headBytes(weights.embed, config.tieWordEmbeddings));
     const streamer = weights.streamer;
     engine.memory = {
       perLayerBytes: perLayer,

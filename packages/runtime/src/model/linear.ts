@@ -60,78 +60,9 @@ export function uploadF32(device: GPUDevice, label: string, data: Float32Array):
 }
 
 /**
- * Quantizes rows [0, rows) of `w` (row-major (rows, k) f32) into fresh INT4 buffers on the GPU, with
- * the scale search weighted by `importance` (k values).
- */
-function quantizeOnGpu(
-  device: GPUDevice,
-  label: string,
-  w: Float32Array,
-  rows: number,
-  k: number,
-  importance: GPUBuffer,
-): PartBuffers {
-  const kb = Math.ceil(k / BLOCK);
-  const qweight = storageBuffer(device, `${label}.qweight`, rows * kb * 16);
-  const scales = storageBuffer(device, `${label}.scales`, Math.ceil((rows * kb) / 2) * 4);
-  // Upload in chunks of ≤ 64 MiB of f32 so the staging copy stays small; chunk row starts keep
-  // r0·kb even (whole scale words per dispatch).
-  const chunkRows = Math.max(2, Math.floor((64 << 20) / (k * 4) / 2) * 2);
-  for (let r0 = 0; r0 < rows; r0 += chunkRows) {
-    const r1 = Math.min(rows, r0 + chunkRows);
-    const src = uploadF32(device, `${label}.src`, w.subarray(r0 * k, r1 * k));
-    runDispatches(device, [
-      int4Quantize(
-        device,
-        { rows: r1 - r0, k, format: "f32", dstBlockOffset: r0 * kb, search: true },
-        { src, qweight, scales, importance },
-      ),
-    ]);
-    src.destroy();
-  }
-  return { qweight, scales };
-}
-
-/**
- * W (n, k) f32 row-major → a GPU linear layer in the chosen storage. INT4 searches each block's scale
- * for the least squared error weighted by `importance` (per input column, e.g. the square of the
- * RMSNorm weight in front of this matrix; default all ones).
- */
-export function linearFromF32(
-  device: GPUDevice,
-  name: string,
-  w: Float32Array,
-  n: number,
-  k: number,
-  quant: Quant,
-  bias?: Float32Array,
-  importance?: Float32Array,
-): Linear {
-  if (importance && importance.length !== k) {
-    throw new Error(`${name}: ${importance.length} importance values for K = ${k}`);
-  }
-  const imp =
-    quant === "int4"
-      ? uploadF32(device, `${name}.importance`, importance ?? new Float32Array(k).fill(1))
-      : undefined;
-  const parts: LinearPart[] = [];
-  let row0 = 0;
-  for (const rows of splitRows(device, quant, n, k)) {
-    const slice = w.subarray(row0 * k, (row0 + rows) * k);
-    const buffers = imp
-      ? quantizeOnGpu(device, name, slice, rows, k, imp)
-      : { w: uploadF32(device, name, slice) };
-    parts.push({ row0, rows, buffers });
-    row0 += rows;
-  }
-  imp?.destroy();
-  return { quant, n, k, parts, name, ...(bias ? { bias: uploadF32(device, `${name}.bias`, bias) } : {}) };
-}
-
-/**
- * A linear layer's buffers without contents, exactly as linearFromF32 / linearFromInt4 lay them out
- * for this device (same parts, same sizes): packed weights read back from a cache or made up by the
- * bench are written into them.
+ * A linear layer's buffers without contents, laid out for this device (row parts under the binding
+ * limit). Every way to make a linear layer starts here — quantized at load, repacked, or filled from
+ * packed bytes (a cache, the bench) — so the layouts cannot drift apart.
  */
 export function allocateLinear(
   device: GPUDevice,
@@ -165,21 +96,86 @@ export function allocateLinear(
   };
 }
 
+/**
+ * Quantizes rows [0, rows) of `w` (row-major (rows, k) f32) on the GPU into a part's INT4 buffers,
+ * with the scale search weighted by `importance` (k values).
+ */
+function quantizeOnGpu(
+  device: GPUDevice,
+  label: string,
+  w: Float32Array,
+  rows: number,
+  k: number,
+  importance: GPUBuffer,
+  out: { qweight: GPUBuffer; scales: GPUBuffer },
+): void {
+  const kb = Math.ceil(k / BLOCK);
+  // Upload in chunks of ≤ 64 MiB of f32 so the staging copy stays small; chunk row starts keep
+  // r0·kb even (whole scale words per dispatch).
+  const chunkRows = Math.max(2, Math.floor((64 << 20) / (k * 4) / 2) * 2);
+  for (let r0 = 0; r0 < rows; r0 += chunkRows) {
+    const r1 = Math.min(rows, r0 + chunkRows);
+    const src = uploadF32(device, `${label}.src`, w.subarray(r0 * k, r1 * k));
+    runDispatches(device, [
+      int4Quantize(
+        device,
+        { rows: r1 - r0, k, format: "f32", dstBlockOffset: r0 * kb, search: true },
+        { src, ...out, importance },
+      ),
+    ]);
+    src.destroy();
+  }
+}
+
+/**
+ * W (n, k) f32 row-major → a GPU linear layer in the chosen storage. INT4 searches each block's scale
+ * for the least squared error weighted by `importance` (per input column, e.g. the square of the
+ * RMSNorm weight in front of this matrix; default all ones).
+ */
+export function linearFromF32(
+  device: GPUDevice,
+  name: string,
+  w: Float32Array,
+  n: number,
+  k: number,
+  quant: Quant,
+  bias?: Float32Array,
+  importance?: Float32Array,
+): Linear {
+  if (importance && importance.length !== k) {
+    throw new Error(`${name}: ${importance.length} importance values for K = ${k}`);
+  }
+  const l = allocateLinear(device, name, n, k, quant, bias !== undefined);
+  const imp =
+    quant === "int4"
+      ? uploadF32(device, `${name}.importance`, importance ?? new Float32Array(k).fill(1))
+      : undefined;
+  for (const { row0, rows, buffers } of l.parts) {
+    const slice = w.subarray(row0 * k, (row0 + rows) * k);
+    if ("w" in buffers) device.queue.writeBuffer(buffers.w, 0, slice as Float32Array<ArrayBuffer>);
+    else quantizeOnGpu(device, name, slice, rows, k, imp!, buffers);
+  }
+  imp?.destroy();
+  if (l.bias && bias) device.queue.writeBuffer(l.bias, 0, bias as Float32Array<ArrayBuffer>);
+  return l;
+}
+
 /** An already packed INT4 matrix (GGUF Q4_0 repacked) → a GPU linear layer (one part). */
 export function linearFromInt4(device: GPUDevice, name: string, m: Int4Matrix): Linear {
-  const parts = splitRows(device, "int4", m.n, m.k);
-  if (parts.length !== 1) throw new ModelFileError(`${name}: pre-quantized tensor too large for one binding`);
-  const qweight = storageBuffer(device, `${name}.qweight`, m.qweight.byteLength);
-  const scales = storageBuffer(device, `${name}.scales`, m.scales.byteLength);
-  device.queue.writeBuffer(qweight, 0, m.qweight as Uint32Array<ArrayBuffer>);
-  device.queue.writeBuffer(scales, 0, m.scales as Uint32Array<ArrayBuffer>);
-  return {
-    quant: "int4",
-    n: m.n,
-    k: m.k,
-    name,
-    parts: [{ row0: 0, rows: m.n, buffers: { qweight, scales } }],
-  };
+  const l = allocateLinear(device, name, m.n, m.k, "int4", false);
+  const b = l.parts[0]!.buffers;
+  if (l.parts.length !== 1 || !("qweight" in b)) {
+    destroyLinear(l);
+    throw new ModelFileError(`${name}: pre-quantized tensor too large for one binding`);
+  }
+  device.queue.writeBuffer(b.qweight, 0, m.qweight as Uint32Array<ArrayBuffer>);
+  device.queue.writeBuffer(b.scales, 0, m.scales as Uint32Array<ArrayBuffer>);
+  return l;
+}
+
+/** Every GPU buffer of a linear layer: each part's, then the bias (the packing order). */
+export function linearBuffers(l: Linear): GPUBuffer[] {
+  return [...l.parts.flatMap((p) => Object.values(p.buffers) as GPUBuffer[]), ...(l.bias ? [l.bias] : [])];
 }
 
 function partBias(l: Linear, p: LinearPart): GPUBufferBinding | undefined {
@@ -234,14 +230,9 @@ export function gemm(device: GPUDevice, l: Linear, m: number, x: GPUBuffer, y: G
 }
 
 export function linearBytes(l: Linear): number {
-  return l.parts.reduce(
-    (s, p) =>
-      s + ("qweight" in p.buffers ? p.buffers.qweight.size + p.buffers.scales.size : p.buffers.w.size),
-    l.bias?.size ?? 0,
-  );
+  return linearBuffers(l).reduce((s, b) => s + b.size, 0);
 }
 
 export function destroyLinear(l: Linear): void {
-  for (const p of l.parts) for (const b of Object.values(p.buffers) as GPUBuffer[]) b.destroy();
-  l.bias?.destroy();
+  for (const b of linearBuffers(l)) b.destroy();
 }

@@ -5,9 +5,17 @@
 // bench makes up. A group's layout depends only on the config, the storage and the device's binding
 // limit (row splits), all recorded in the meta; anything else invalidates the cache.
 import type { ModelConfig } from "../config.ts";
-import { allocateLinear, type Linear, type Quant, storageBuffer } from "./linear.ts";
-import { type HostLayerSource, LayerStreamer, layerBuffers, layerBytes } from "./streaming.ts";
-import type { LayerWeights, ModelWeights, ResidencyPlan } from "./weights.ts";
+import { allocateLinear, linearBuffers, type Quant, storageBuffer } from "./linear.ts";
+import {
+  type HostLayerSource,
+  headBytes,
+  LayerStreamer,
+  layerBuffers,
+  layerBytes,
+  readBuffers,
+  splitBytes as split,
+} from "./streaming.ts";
+import { allocateLayer, type LayerWeights, type ModelWeights, type ResidencyPlan } from "./weights.ts";
 
 /** Bump when the packed layout changes (INT4 format, group order, buffer order). */
 export const PACKED_FORMAT = 1;
@@ -39,47 +47,12 @@ export const groupNames = (config: ModelConfig): string[] => [
   ...Array.from({ length: config.numLayers }, (_, i) => `layer.${i}`),
 ];
 
-const linearBuffers = (l: Linear): GPUBuffer[] => [
-  ...l.parts.flatMap((p) => Object.values(p.buffers) as GPUBuffer[]),
-  ...(l.bias ? [l.bias] : []),
-];
-
 /** The buffers of a group, in packing order. */
 function groupBuffers(w: ModelWeights, group: string): GPUBuffer[] {
   if (group === "embed") return linearBuffers(w.embed);
   if (group === "lm_head") return linearBuffers(w.lmHead);
   if (group === "norm") return [w.finalNorm];
   return layerBuffers(w.layers[Number(group.slice(6))]!);
-}
-
-/** One transformer layer's buffers without contents (the layout loadWeights produces). */
-export function allocateLayer(device: GPUDevice, c: ModelConfig, quant: Quant, i: number): LayerWeights {
-  const p = `model.layers.${i}`;
-  const h = c.hiddenSize;
-  const qkvRows = (c.numHeads + 2 * c.numKvHeads) * c.headDim;
-  const l: LayerWeights = {
-    inputNorm: storageBuffer(device, `${p}.input_layernorm.weight`, h * 4),
-    postNorm: storageBuffer(device, `${p}.post_attention_layernorm.weight`, h * 4),
-    qkv: allocateLinear(device, `${p}.self_attn.qkv`, qkvRows, h, quant, c.attentionBias),
-    o: allocateLinear(device, `${p}.self_attn.o_proj.weight`, h, c.numHeads * c.headDim, quant, false),
-    gateUp: allocateLinear(device, `${p}.mlp.gate_up`, 2 * c.intermediateSize, h, quant, false),
-    down: allocateLinear(device, `${p}.mlp.down_proj.weight`, h, c.intermediateSize, quant, false),
-  };
-  if (c.qkNorm) {
-    l.qNorm = storageBuffer(device, `${p}.self_attn.q_norm.weight`, c.headDim * 4);
-    l.kNorm = storageBuffer(device, `${p}.self_attn.k_norm.weight`, c.headDim * 4);
-  }
-  return l;
-}
-
-/** Views of `bytes` cut to the buffers' sizes; null when the lengths disagree (a stale layout). */
-function split(bytes: Uint8Array, sizes: number[]): Uint8Array[] | null {
-  if (sizes.reduce((a, b) => a + b, 0) !== bytes.byteLength) return null;
-  let o = 0;
-  return sizes.map((n) => {
-    o += n;
-    return bytes.subarray(o - n, o);
-  });
 }
 
 export class StalePackedWeights extends Error {
@@ -149,8 +122,7 @@ export async function weightsFromPacked(
         const layer = allocateLayer(device, c, quant, i);
         made.push(...layerBuffers(layer));
         if (i === 0 && residency) {
-          const head = linearBuffers(embed).reduce((s, b) => s + b.size, 0) * (c.tieWordEmbeddings ? 1 : 2);
-          plan = residency(layerBytes(layer), head);
+          plan = residency(layerBytes(layer), headBytes(embed, c.tieWordEmbeddings));
         }
         if (!plan || i < plan.resident) {
           write(device, layerBuffers(layer), bytes, `layer.${i}`);
@@ -162,12 +134,10 @@ export async function weightsFromPacked(
         for (const b of layerBuffers(layer)) b.destroy();
       }
       if (!plan) throw new Error("unreachable: residency plan missing");
-      if (slots.length === 0) {
-        for (let s = 0; s < plan.slots; s++) {
-          const slot = allocateLayer(device, c, quant, i);
-          made.push(...layerBuffers(slot));
-          slots.push(slot);
-        }
+      while (slots.length < plan.slots) {
+        const slot = allocateLayer(device, c, quant, i);
+        made.push(...layerBuffers(slot));
+        slots.push(slot);
       }
       const parts = split(
         bytes,
@@ -220,22 +190,7 @@ async function groupBytes(device: GPUDevice, w: ModelWeights, group: string): Pr
   if (s && group.startsWith("layer.") && Number(group.slice(6)) >= s.resident) {
     return concat(await s.hostLayer(Number(group.slice(6))));
   }
-  const bufs = groupBuffers(w, group);
-  const staging = device.createBuffer({
-    size: bufs.reduce((a, b) => a + b.size, 0),
-    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-  });
-  const enc = device.createCommandEncoder();
-  let o = 0;
-  for (const b of bufs) {
-    enc.copyBufferToBuffer(b, 0, staging, o, b.size);
-    o += b.size;
-  }
-  device.queue.submit([enc.finish()]);
-  await staging.mapAsync(GPUMapMode.READ);
-  const bytes = new Uint8Array(staging.getMappedRange().slice(0));
-  staging.destroy();
-  return bytes;
+  return readBuffers(device, groupBuffers(w, group));
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

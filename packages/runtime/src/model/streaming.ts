@@ -4,77 +4,61 @@
 // layer into its slot with queue.writeBuffer, issued ahead of the compute that needs it and after the
 // submit that last used the slot: the queue's order makes the reuse safe without fences, and the GPU
 // runs the same kernels on the same bytes, so the output is bit-identical to the resident run.
+import { type Linear, linearBuffers, linearBytes } from "./linear.ts";
 import type { LayerWeights } from "./weights.ts";
 
 /** Every GPU buffer of a layer, in one fixed order (slot and host copies follow it). */
 export function layerBuffers(l: LayerWeights): GPUBuffer[] {
-  const out = [l.inputNorm, l.postNorm];
-  for (const lin of [l.qkv, l.o, l.gateUp, l.down]) {
-    for (const p of lin.parts) out.push(...(Object.values(p.buffers) as GPUBuffer[]));
-    if (lin.bias) out.push(lin.bias);
-  }
-  if (l.qNorm) out.push(l.qNorm);
-  if (l.kNorm) out.push(l.kNorm);
-  return out;
+  return [
+    l.inputNorm,
+    l.postNorm,
+    ...[l.qkv, l.o, l.gateUp, l.down].flatMap(linearBuffers),
+    ...(l.qNorm ? [l.qNorm] : []),
+    ...(l.kNorm ? [l.kNorm] : []),
+  ];
 }
+
+/** Embedding + lm_head bytes (an untied lm_head has the embedding's shape and storage). */
+export const headBytes = (embed: Linear, tied: boolean): number => linearBytes(embed) * (tied ? 1 : 2);
 
 export const layerBytes = (l: LayerWeights): number => layerBuffers(l).reduce((s, b) => s + b.size, 0);
 
-/** A layer with the same structure whose buffers are made by `make` (one per buffer, same order). */
-export function mapLayer(l: LayerWeights, make: (b: GPUBuffer, i: number) => GPUBuffer): LayerWeights {
-  let i = 0;
-  const next = (b: GPUBuffer) => make(b, i++);
-  // Same traversal order as layerBuffers: norms, then each linear's parts and bias, then q/k norms.
-  const lin = (x: LayerWeights["qkv"]): LayerWeights["qkv"] => {
-    const { bias, ...rest } = x;
-    const parts = x.parts.map((p) => ({
-      ...p,
-      buffers: Object.fromEntries(
-        Object.entries(p.buffers).map(([k, b]) => [k, next(b as GPUBuffer)]),
-      ) as typeof p.buffers,
-    }));
-    return bias ? { ...rest, parts, bias: next(bias) } : { ...rest, parts };
-  };
-  const inputNorm = next(l.inputNorm);
-  const postNorm = next(l.postNorm);
-  const linears = [l.qkv, l.o, l.gateUp, l.down].map(lin) as [
-    LayerWeights["qkv"],
-    LayerWeights["o"],
-    LayerWeights["gateUp"],
-    LayerWeights["down"],
-  ];
-  const out: LayerWeights = {
-    inputNorm,
-    postNorm,
-    qkv: linears[0],
-    o: linears[1],
-    gateUp: linears[2],
-    down: linears[3],
-  };
-  if (l.qNorm) out.qNorm = next(l.qNorm);
-  if (l.kNorm) out.kNorm = next(l.kNorm);
-  return out;
+/** The buffers' bytes read back from the GPU, concatenated in order (one staging buffer). */
+export async function readBuffers(device: GPUDevice, bufs: GPUBuffer[]): Promise<Uint8Array> {
+  const staging = device.createBuffer({
+    size: bufs.reduce((a, b) => a + b.size, 0),
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
+  const enc = device.createCommandEncoder();
+  let o = 0;
+  for (const b of bufs) {
+    enc.copyBufferToBuffer(b, 0, staging, o, b.size);
+    o += b.size;
+  }
+  device.queue.submit([enc.finish()]);
+  await staging.mapAsync(GPUMapMode.READ);
+  const bytes = new Uint8Array(staging.getMappedRange().slice(0));
+  staging.destroy();
+  return bytes;
+}
+
+/** Views of `bytes` cut to `sizes`; null when the lengths disagree. */
+export function splitBytes(bytes: Uint8Array, sizes: number[]): Uint8Array[] | null {
+  if (sizes.reduce((a, b) => a + b, 0) !== bytes.byteLength) return null;
+  let o = 0;
+  return sizes.map((n) => {
+    o += n;
+    return bytes.subarray(o - n, o);
+  });
 }
 
 /** Reads every buffer of a layer back to host memory (the bytes the slots are refilled from). */
 export async function readLayer(device: GPUDevice, l: LayerWeights): Promise<Uint8Array[]> {
   const bufs = layerBuffers(l);
-  const staging = bufs.map((b) =>
-    device.createBuffer({ size: b.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }),
-  );
-  const enc = device.createCommandEncoder();
-  bufs.forEach((b, i) => {
-    enc.copyBufferToBuffer(b, 0, staging[i]!, 0, b.size);
-  });
-  device.queue.submit([enc.finish()]);
-  return Promise.all(
-    staging.map(async (s) => {
-      await s.mapAsync(GPUMapMode.READ);
-      const bytes = new Uint8Array(s.getMappedRange().slice(0));
-      s.destroy();
-      return bytes;
-    }),
-  );
+  return splitBytes(
+    await readBuffers(device, bufs),
+    bufs.map((b) => b.size),
+  )!;
 }
 
 export interface StreamStats {

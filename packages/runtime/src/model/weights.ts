@@ -9,8 +9,16 @@
 import { dequantizeInt4, repackQ4_0 } from "@wisp/kernels";
 import type { ModelConfig } from "../config.ts";
 import { assertFinite, type TensorSet, toF32 } from "../loader/tensor.ts";
-import { type Linear, linearFromF32, linearFromInt4, type Quant, uploadF32 } from "./linear.ts";
-import { LayerStreamer, layerBuffers, layerBytes, mapLayer, readLayer } from "./streaming.ts";
+import {
+  allocateLinear,
+  type Linear,
+  linearFromF32,
+  linearFromInt4,
+  type Quant,
+  storageBuffer,
+  uploadF32,
+} from "./linear.ts";
+import { headBytes, LayerStreamer, layerBuffers, layerBytes, readLayer } from "./streaming.ts";
 
 export interface LayerWeights {
   /** (hidden) f32 */
@@ -53,6 +61,26 @@ export interface LoadProgress {
   phase: "download" | "quantize";
   loaded: number;
   total: number;
+}
+
+/** One transformer layer's buffers without contents (the layout loadWeights produces). */
+export function allocateLayer(device: GPUDevice, c: ModelConfig, quant: Quant, i: number): LayerWeights {
+  const p = `model.layers.${i}`;
+  const h = c.hiddenSize;
+  const qkvRows = (c.numHeads + 2 * c.numKvHeads) * c.headDim;
+  const l: LayerWeights = {
+    inputNorm: storageBuffer(device, `${p}.input_layernorm.weight`, h * 4),
+    postNorm: storageBuffer(device, `${p}.post_attention_layernorm.weight`, h * 4),
+    qkv: allocateLinear(device, `${p}.self_attn.qkv`, qkvRows, h, quant, c.attentionBias),
+    o: allocateLinear(device, `${p}.self_attn.o_proj.weight`, h, c.numHeads * c.headDim, quant, false),
+    gateUp: allocateLinear(device, `${p}.mlp.gate_up`, 2 * c.intermediateSize, h, quant, false),
+    down: allocateLinear(device, `${p}.mlp.down_proj.weight`, h, c.intermediateSize, quant, false),
+  };
+  if (c.qkNorm) {
+    l.qNorm = storageBuffer(device, `${p}.self_attn.q_norm.weight`, c.headDim * 4);
+    l.kNorm = storageBuffer(device, `${p}.self_attn.k_norm.weight`, c.headDim * 4);
+  }
+  return l;
 }
 
 type ReadTensor = (name: string) => ReturnType<TensorSet["readTensor"]>;
@@ -176,25 +204,10 @@ export async function loadWeights(
       layer.qNorm = await vector(`${a}.q_norm.weight`);
       layer.kNorm = await vector(`${a}.k_norm.weight`);
     }
-    if (i === 0 && residency) {
-      const bytesOf = (l: Linear) =>
-        l.parts.reduce(
-          (s, p) => s + Object.values(p.buffers).reduce((t, b) => t + (b as GPUBuffer).size, 0),
-          0,
-        );
-      const headBytes = bytesOf(embed) * (config.tieWordEmbeddings ? 1 : 2);
-      plan = residency(layerBytes(layer), headBytes);
-    }
+    if (i === 0 && residency) plan = residency(layerBytes(layer), headBytes(embed, config.tieWordEmbeddings));
     if (plan && i >= plan.resident) {
       // A streamed layer: keep its packed bytes in host memory; the GPU copy goes.
-      if (slots.length === 0) {
-        const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
-        for (let s = 0; s < plan.slots; s++) {
-          slots.push(
-            mapLayer(layer, (b, j) => device.createBuffer({ label: `slot${s}.${j}`, size: b.size, usage })),
-          );
-        }
-      }
+      while (slots.length < plan.slots) slots.push(allocateLayer(device, config, quant, i));
       host.set(i, await readLayer(device, layer));
       for (const b of layerBuffers(layer)) b.destroy();
       layers.push(slots[(i - plan.resident) % slots.length]!);
