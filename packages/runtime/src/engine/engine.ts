@@ -101,6 +101,8 @@ const IN_FLIGHT = 3;
 
 export class Engine {
   private queue: Promise<unknown> = Promise.resolve();
+  /** head + tail of each resident forward pass, concatenated once (the decode hot path). */
+  private readonly whole = new WeakMap<ForwardPass, Dispatch[]>();
   /**
    * GPU memory as planned (bytes): one layer's weights; the fixed part (embedding + lm_head, KV cache,
    * activations); the whole model resident; what this load holds (resident layers + streaming slots).
@@ -295,12 +297,14 @@ export class Engine {
     after: Array<Dispatch[] | ((enc: GPUCommandEncoder) => void)> = [],
   ): Promise<void> {
     const streamer = this.graph.weights.streamer;
-    if (!streamer || pass.streamed.length === 0) {
-      this.submit([
-        ...before,
-        [...pass.head, ...pass.streamed.flatMap((l) => l.dispatches), ...pass.tail],
-        ...after,
-      ]);
+    if (!streamer) {
+      // Every layer resident (pass.streamed is empty): one compute pass, its list built once per pass.
+      let all = this.whole.get(pass);
+      if (!all) {
+        all = [...pass.head, ...pass.tail];
+        this.whole.set(pass, all);
+      }
+      this.submit([...before, all, ...after]);
       return;
     }
     const layers = pass.streamed;
