@@ -21,8 +21,21 @@ export const int4GemvSource: KernelSource = {
     "read-only-storage", // scales
     "read-only-storage", // bias
     "storage", // y
+    "read-only-storage", // RMSNorm weight (norm prologue)
   ],
 };
+
+/**
+ * What a decode GEMV folds in around x·Wᵀ, each saving a dispatch and a pass over memory:
+ * `norm`: x is the raw residual stream, staged as RMSNorm(x)·weight (the rmsnorm kernel's result);
+ * `swiglu`: x is the fused (m, 2k) gate_up, staged as silu(gate)·up;
+ * `residual`: y += the result instead of y = (y is the residual stream).
+ */
+export interface GemvFusion {
+  norm?: { weight: Binding; eps: number };
+  swiglu?: boolean;
+  residual?: boolean;
+}
 
 /** Decode matrix-vector shape: y (m, n) = x (m, k) · Wᵀ with W (n, k); m = 1..8 sequences. */
 export interface GemvShape {
@@ -116,9 +129,9 @@ export function defaultInt4GemvVariant(shape: GemvShape): Int4GemvVariant {
   return { tk: 32, tr: 8, unroll: 1, chunk: 0 }; // 32 rows
 }
 
-/** Workgroup memory of an INT4 GEMV: the staged x chunk plus the reduction rows. */
-export function int4GemvWorkgroupBytes(m: number, v: Int4GemvVariant, chunk: number): number {
-  return m * chunk * 128 + 4 * v.tr * (v.tk + 1) * 4;
+/** Workgroup memory of an INT4 GEMV: the staged x chunk, the reduction rows, the norm partials. */
+export function int4GemvWorkgroupBytes(m: number, v: Int4GemvVariant, chunk: number, norm = false): number {
+  return m * chunk * 128 + 4 * v.tr * (v.tk + 1) * 4 + (norm ? 256 * 4 : 4) + 32;
 }
 
 /** Checks a variant against the shape and device, resolves chunk = 0, returns the override constants. */
@@ -127,6 +140,7 @@ export function int4GemvConstants(
   shape: GemvShape,
   v: Int4GemvVariant,
   hasBias: boolean,
+  fuse: GemvFusion = {},
 ): Constants {
   const name = "int4_gemv";
   checkShape(name, shape);
@@ -136,7 +150,9 @@ export function int4GemvConstants(
   // Never stage more than the blocks a pass uses: K rounded up to whole lane strides.
   const maxChunk = ceilDiv(kb, v.tk) * v.tk;
   const limit = device.limits.maxComputeWorkgroupStorageSize;
-  const red = int4GemvWorkgroupBytes(shape.m, v, 0);
+  const norm = fuse.norm !== undefined;
+  if (norm && fuse.swiglu) throw new Error(`${name}: a norm and a swiglu prologue together`);
+  const red = int4GemvWorkgroupBytes(shape.m, v, 0, norm);
   let chunk = v.chunk;
   if (chunk === 0) {
     // M = 1 stays within 16 KiB so several workgroups share an SM; m > 1 takes what the device allows.
@@ -146,7 +162,7 @@ export function int4GemvConstants(
   }
   chunk = Math.min(chunk, maxChunk);
   if (!Number.isInteger(chunk) || chunk < 1) throw new Error(`${name}: x chunk ${chunk} (x rows too wide)`);
-  const bytes = int4GemvWorkgroupBytes(shape.m, v, chunk);
+  const bytes = int4GemvWorkgroupBytes(shape.m, v, chunk, norm);
   if (bytes > limit)
     throw new Error(`${name}: ${bytes} B of workgroup memory over the device limit ${limit}`);
   return {
@@ -158,6 +174,8 @@ export function int4GemvConstants(
     HAS_BIAS: hasBias ? 1 : 0,
     XV: shape.k % 4 === 0 ? 1 : 0,
     PF: v.prefetch === false ? 0 : 1,
+    XMODE: norm ? 1 : fuse.swiglu ? 2 : 0,
+    RESID: fuse.residual ? 1 : 0,
   };
 }
 
@@ -178,23 +196,26 @@ export function gemvNoBias(device: GPUDevice): GPUBuffer {
  * x: (m, k) f32 (also bound as vec4: staged with vec4 loads when k % 4 == 0); qweight: (n·kb·4) u32;
  * scales: (ceil(n·kb/2)) u32; bias: (n) f32 or absent (then a 16-byte dummy is bound and HAS_BIAS =
  * false); y: (m, n) f32, may not alias x. m is a pipeline constant: make one dispatch per batch size at
- * load time.
+ * load time. `fuse` folds an RMSNorm or SwiGLU prologue and a residual epilogue in (GemvFusion; x is
+ * then (m, 2k) for swiglu).
  */
 export function int4Gemv(
   device: GPUDevice,
   shape: GemvShape,
   io: { x: Binding; qweight: Binding; scales: Binding; bias?: Binding; y: Binding },
   variant: Partial<Int4GemvVariant> = {},
+  fuse: GemvFusion = {},
 ): Dispatch {
   const v = { ...defaultInt4GemvVariant(shape), ...variant };
-  const constants = int4GemvConstants(device, shape, v, io.bias !== undefined);
+  const constants = int4GemvConstants(device, shape, v, io.bias !== undefined, fuse);
   const kb = ceilDiv(shape.k, 32);
-  const params = uniform(device, "int4_gemv.params", [shape.n, shape.k, kb]);
+  const params = uniform(device, "int4_gemv.params", [shape.n, shape.k, kb, { f32: fuse.norm?.eps ?? 0 }]);
+  const dummy = gemvNoBias(device);
   return makeDispatch(
     device,
     int4GemvSource,
     constants,
-    [params, io.x, io.x, io.qweight, io.scales, io.bias ?? gemvNoBias(device), io.y],
+    [params, io.x, io.x, io.qweight, io.scales, io.bias ?? dummy, io.y, fuse.norm?.weight ?? dummy],
     grid1d(device, ceilDiv(shape.n, 4 * v.tr)),
   );
 }

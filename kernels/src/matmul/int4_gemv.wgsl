@@ -27,6 +27,14 @@
 // each FMA adds (q - 8)·x with a single rounding. Nibbles 0..4 are used in place, 5..7 after one shift
 // by 12 (p = 2, 3, 4). Per weight: one AND/OR (a LOP3), one FSUB, and one FMA per row of x. The block
 // sum is multiplied by the f16 scale once per block.
+//
+// Fusions (decode removes a dispatch and a pass over memory for each):
+//   XMODE = 1, RMSNorm prologue: x is the raw residual stream and the staged x is x·inv·normw, inv =
+//     1/sqrt(mean(x²) + eps) per x row. Every workgroup computes mean(x²) itself, in the order the
+//     rmsnorm kernel uses (256 strided partial sums, then a tree), so the result is the same as an
+//     rmsnorm dispatch followed by the plain GEMV.
+//   XMODE = 2, SwiGLU prologue: x is the fused gate_up (M, 2K) and the staged x is silu(gate)·up.
+//   RESID, residual epilogue: y[m][n] += the result (y is the residual stream; bias added first).
 
 override M: u32 = 1u; // rows of x, 1..8
 override TK: u32 = 32u; // lanes along K per row group (power of two)
@@ -36,13 +44,18 @@ override CHUNK: u32 = 64u; // x blocks staged at a time
 override HAS_BIAS: bool = false;
 override XV: bool = false; // K % 4 == 0: stage x with vec4 loads through xv
 override PF: bool = true; // prefetch the next step's weights during this step's math
+override XMODE: u32 = 0u; // 0: x as is; 1: RMSNorm(x)·normw; 2: silu(gate)·up of x = (M, 2K) gate_up
+override RESID: bool = false; // y += x·Wᵀ (+ bias) instead of y =
 
 override WG: u32 = TK * TR;
 override ROWS: u32 = TR * 4u;
 override XS_LEN: u32 = M * CHUNK * 8u; // vec4s of staged x
 override RED_LEN: u32 = ROWS * (TK + 1u); // partial sums of one x row, padded rows: conflict-free
+override NRED: u32 = select(1u, NORM_LANES, XMODE == 1u); // mean(x²) partials (norm prologue only)
+override XROW: u32 = select(1u, 2u, XMODE == 2u); // x row length in units of K
 
 const MAGIC = 0x4b000000u; // 2^23 as f32 bits
+const NORM_LANES = 256u; // the rmsnorm kernel's workgroup size: its summation order
 // 16^-p for the 8 x of one word: elements 0..3 (p = 0, 1, 2, 3), then 4..7 (p = 4, 2, 3, 4).
 const X_LO = vec4<f32>(1.0, 0.0625, 0.00390625, 0.000244140625);
 const X_HI = vec4<f32>(0.0000152587890625, 0.00390625, 0.000244140625, 0.0000152587890625);
@@ -51,6 +64,7 @@ struct Params {
   n: u32,
   k: u32,
   kb: u32, // blocks per row, ceil(K / 32)
+  eps: f32, // RMSNorm epsilon (XMODE = 1)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -60,9 +74,12 @@ struct Params {
 @group(0) @binding(4) var<storage, read> scales: array<u32>; // (ceil(N·kb/2)) f16 pairs
 @group(0) @binding(5) var<storage, read> bias: array<f32>; // (N); a 16-byte dummy when !HAS_BIAS
 @group(0) @binding(6) var<storage, read_write> y: array<f32>; // (M, N)
+@group(0) @binding(7) var<storage, read> normw: array<f32>; // (K) RMSNorm weight; a dummy unless XMODE = 1
 
 var<workgroup> xs: array<vec4<f32>, XS_LEN>; // [m][block][8 vec4], swizzled, pre-scaled by 16^-p
 var<workgroup> red: array<f32, RED_LEN>; // [local row][TK + 1]
+var<workgroup> nred: array<f32, NRED>; // mean(x²) partials of one x row
+var<workgroup> ninv: array<f32, 8>; // 1/sqrt(mean(x²) + eps) per x row
 
 // One block of the thread's 4 rows: qn = row n's 32 nibbles, sc = the 4 scales.
 struct Quad {
@@ -207,13 +224,34 @@ fn quad_acc(qd: Quad, bl: u32, acc: Acc) -> Acc {
 
 // Staged vec4 v of the chunk starting at block c0: x[m][k0 .. k0 + 3] · 16^-p, 0 past K.
 fn x_load(c0: u32, v: u32) -> vec4<f32> {
-  let K = p.k;
-  let last = M * K - 1u;
   let m = v / (CHUNK * 8u);
   let bl = (v / 8u) % CHUNK;
   let jj = v % 8u;
   let k0 = (c0 + bl) * 32u + jj * 4u;
-  let base = min(m * K + k0, last); // m >= M only for v past the staging range (value unused)
+  var val = x_raw(m, k0, 0u);
+  if (XMODE == 1u) {
+    let K = p.k;
+    let w = vec4<f32>(normw[min(k0, K - 1u)], normw[min(k0 + 1u, K - 1u)], normw[min(k0 + 2u, K - 1u)],
+      normw[min(k0 + 3u, K - 1u)]);
+    val = val * ninv[min(m, 7u)] * w;
+  } else if (XMODE == 2u) {
+    val = silu4(val) * x_raw(m, k0, p.k);
+  }
+  return val * select(X_LO, X_HI, (jj & 1u) == 1u);
+}
+
+// silu(x) = x / (1 + exp(-x)) as the swiglu kernel computes it (exp only sees -|x|).
+fn silu4(x: vec4<f32>) -> vec4<f32> {
+  let e = exp(-abs(x));
+  let r = vec4<f32>(1.0) / (vec4<f32>(1.0) + e);
+  return select(x * e * r, x * r, x >= vec4<f32>(0.0));
+}
+
+// x[m][off + k0 .. off + k0 + 3] of rows of XROW·K, 0 past K.
+fn x_raw(m: u32, k0: u32, off: u32) -> vec4<f32> {
+  let K = p.k;
+  let last = M * XROW * K - 1u;
+  let base = min(m * XROW * K + off + k0, last); // m >= M only past the staging range (value unused)
   var val: vec4<f32>;
   if (k0 + 4u <= K) {
     if (XV) {
@@ -229,7 +267,7 @@ fn x_load(c0: u32, v: u32) -> vec4<f32> {
       ok,
     );
   }
-  return val * select(X_LO, X_HI, (jj & 1u) == 1u);
+  return val;
 }
 
 fn x_store(v: u32, val: vec4<f32>) {
@@ -249,6 +287,40 @@ fn stage_x(c0: u32, lid: u32) {
     if (v + WG < XS_LEN) { x_store(v + WG, b); }
     if (v + 2u * WG < XS_LEN) { x_store(v + 2u * WG, c); }
     if (v + 3u * WG < XS_LEN) { x_store(v + 3u * WG, d); }
+  }
+}
+
+// ninv[m] = 1/sqrt(mean(x[m]²) + eps) for every x row. NORM_LANES partial sums, lane v summing
+// k = v, v + 256, ... in order (four loads in flight per step), then a tree: the rmsnorm kernel's order.
+fn norm_prologue(lid: u32) {
+  let K = p.k;
+  for (var m = 0u; m < M; m++) {
+    for (var v = lid; v < NORM_LANES; v += WG) {
+      var ss = 0.0;
+      let last = m * K + K - 1u;
+      for (var i = v; i < K; i += 4u * NORM_LANES) {
+        let a = x[m * K + i];
+        let b = x[min(m * K + i + NORM_LANES, last)];
+        let c = x[min(m * K + i + 2u * NORM_LANES, last)];
+        let d = x[min(m * K + i + 3u * NORM_LANES, last)];
+        ss += a * a;
+        if (i + NORM_LANES < K) { ss += b * b; }
+        if (i + 2u * NORM_LANES < K) { ss += c * c; }
+        if (i + 3u * NORM_LANES < K) { ss += d * d; }
+      }
+      nred[v] = ss;
+    }
+    workgroupBarrier();
+    for (var s = NORM_LANES / 2u; s > 0u; s >>= 1u) {
+      for (var v = lid; v < s; v += WG) {
+        nred[v] += nred[v + s];
+      }
+      workgroupBarrier();
+    }
+    if (lid == 0u) {
+      ninv[m] = inverseSqrt(nred[0] / f32(K) + p.eps);
+    }
+    workgroupBarrier();
   }
 }
 
@@ -275,6 +347,9 @@ fn main(
     var qb = qa;
     if (U > 1u) {
       qb = load_quad(rb, c0 + min(tk + TK, cn - 1u));
+    }
+    if (XMODE == 1u && c0 == 0u) {
+      norm_prologue(lid); // under the first weight loads
     }
     workgroupBarrier(); // the previous chunk's readers are done
     stage_x(c0, lid);
@@ -330,6 +405,9 @@ fn main(
         var s = (s4.x + s4.y) + (s4.z + s4.w);
         if (HAS_BIAS) {
           s += bias[n];
+        }
+        if (RESID) {
+          s = y[m * p.n + n] + s;
         }
         y[m * p.n + n] = s;
       }

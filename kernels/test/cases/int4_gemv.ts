@@ -7,10 +7,15 @@ import {
   uploadBuffer,
 } from "@wisp/gpu-test";
 import { denseGemvBenchCase, gemvBenchVariants, int4GemvBenchCase } from "../../bench/cases/gemv.ts";
+import { residualAdd } from "../../src/elementwise/residual_add.ts";
+import { splitGateUp, swigluRef } from "../../src/elementwise/swiglu.ref.ts";
+import { swiglu } from "../../src/elementwise/swiglu.ts";
 import { dequantizeInt4, quantizeInt4 } from "../../src/format/int4.ts";
-import { runDispatches } from "../../src/kernel.ts";
+import { type Dispatch, runDispatches } from "../../src/kernel.ts";
 import { type GemvShape, type Int4GemvVariant, int4Gemv } from "../../src/matmul/int4_gemv.ts";
 import { matmulRef } from "../../src/matmul/matmul.ref.ts";
+import { rmsNormRef } from "../../src/norm/rmsnorm.ref.ts";
+import { rmsNorm } from "../../src/norm/rmsnorm.ts";
 import type { KernelCase } from "../case.ts";
 
 // f32 accumulation of exactly dequantized weights ((q - 8)·16^p and x·16^-p are exact, each FMA rounds
@@ -58,6 +63,107 @@ export function int4GemvCase(
     },
   };
 }
+
+/**
+ * A fused GEMV (RMSNorm or SwiGLU prologue, residual epilogue) against the f64 reference of the
+ * unfused chain, and bit for bit against the unfused dispatches (rmsnorm / swiglu, plain GEMV,
+ * residual add) on the same device: the prologue reproduces those kernels' arithmetic and order.
+ */
+export function int4GemvFusedCase(
+  shape: GemvShape,
+  prologue: "norm" | "swiglu" | "none",
+  opts: { residual?: boolean; bias?: boolean; variant?: Partial<Int4GemvVariant>; smoke?: boolean } = {},
+): KernelCase {
+  const { m, n, k } = shape;
+  const variant = opts.variant ?? {};
+  const residual = opts.residual ?? false;
+  return {
+    name: `int4_gemv fused ${prologue}${residual ? "+residual" : ""} m=${m} n=${n} k=${k}${opts.bias ? " +bias" : ""}${label(variant)}`,
+    smoke: opts.smoke ?? false,
+    async run(device) {
+      const seed = m * 7001 + n * 13 + k + (prologue === "swiglu" ? 5 : 0);
+      const mat = quantizeInt4(randomNormalF32(n * k, seed, 0.05), n, k);
+      const xw = prologue === "swiglu" ? 2 * k : k;
+      const x = randomF32(m * xw, seed + 1, 3);
+      const normW = randomF32(k, seed + 2, 1.5);
+      const bias = opts.bias ? randomF32(n, seed + 3, 0.5) : undefined;
+      const y0 = randomF32(m * n, seed + 4, 2);
+      const eps = 1e-5;
+      const up = (d: ArrayLike<number>) => uploadBuffer(device, d as Float32Array);
+      const w = { qweight: up(mat.qweight), scales: up(mat.scales), ...(bias ? { bias: up(bias) } : {}) };
+      const xb = up(x);
+      const normB = up(normW);
+      // Fused: one dispatch.
+      const yF = guardedOutput(device, m * n);
+      if (residual) device.queue.writeBuffer(yF.buffer, 0, y0);
+      runDispatches(device, [
+        int4Gemv(device, shape, { x: xb, ...w, y: yF.buffer }, variant, {
+          ...(prologue === "norm" ? { norm: { weight: normB, eps } } : {}),
+          ...(prologue === "swiglu" ? { swiglu: true } : {}),
+          residual,
+        }),
+      ]);
+      // Unfused: the same kernels the graph used before fusion.
+      const h = guardedOutput(device, m * k);
+      const proj = guardedOutput(device, m * n);
+      const yU = guardedOutput(device, m * n);
+      device.queue.writeBuffer(yU.buffer, 0, y0);
+      const chain: Dispatch[] = [];
+      if (prologue === "norm") {
+        chain.push(rmsNorm(device, { rows: m, dim: k, eps }, { x: xb, weight: normB, out: h.buffer }));
+      } else if (prologue === "swiglu") {
+        chain.push(swiglu(device, { tokens: m, inter: k }, { gateUp: xb, out: h.buffer }));
+      }
+      chain.push(
+        int4Gemv(
+          device,
+          shape,
+          {
+            x: prologue === "none" ? xb : h.buffer,
+            ...w,
+            y: residual ? proj.buffer : yU.buffer,
+          },
+          variant,
+        ),
+      );
+      if (residual) chain.push(residualAdd(device, { n: m * n }, { x: yU.buffer, y: proj.buffer }));
+      runDispatches(device, chain);
+
+      let xin: ArrayLike<number> = x;
+      if (prologue === "norm") xin = rmsNormRef(x, normW, m, k, eps);
+      if (prologue === "swiglu") {
+        const g = splitGateUp(x, m, k);
+        xin = swigluRef(g.gate, g.up, m, k);
+      }
+      const ref = matmulRef(xin, dequantizeInt4(mat), m, n, k, bias);
+      if (residual) for (let i = 0; i < ref.length; i++) ref[i] = ref[i]! + y0[i]!;
+      const fused = await readGuardedF32(device, yF);
+      const e = expectClose(fused, ref, TOL);
+      const unfused = await readGuardedF32(device, yU);
+      let diff = 0;
+      for (let i = 0; i < fused.length; i++) if (!Object.is(fused[i], unfused[i])) diff++;
+      if (diff)
+        throw new Error(`fused differs from the unfused dispatches in ${diff} of ${fused.length} outputs`);
+      return `relNorm ${e.relNorm.toExponential(2)}, bit-identical to unfused`;
+    },
+  };
+}
+
+const fusedCases: KernelCase[] = [
+  int4GemvFusedCase({ m: 1, n: 37, k: 64 }, "norm", { smoke: true }),
+  int4GemvFusedCase({ m: 1, n: 50, k: 2048 }, "norm", { bias: true }),
+  int4GemvFusedCase({ m: 3, n: 40, k: 172 }, "norm"), // k < 256 lanes, partial block
+  int4GemvFusedCase({ m: 8, n: 19, k: 1000 }, "norm", { bias: true }),
+  int4GemvFusedCase({ m: 1, n: 70, k: 4096 }, "norm", { variant: { chunk: 32 } }), // staged in chunks
+  int4GemvFusedCase({ m: 2, n: 21, k: 3000 }, "norm", { variant: { tk: 16, tr: 2, unroll: 2, chunk: 20 } }),
+  int4GemvFusedCase({ m: 1, n: 30, k: 1024 }, "norm", { variant: { tk: 8, tr: 4 } }), // 32 threads, 8 lanes each
+  int4GemvFusedCase({ m: 1, n: 33, k: 64 }, "swiglu", { residual: true, smoke: true }),
+  int4GemvFusedCase({ m: 1, n: 64, k: 5632 }, "swiglu", { residual: true }),
+  int4GemvFusedCase({ m: 4, n: 29, k: 172 }, "swiglu", { residual: true, bias: true }),
+  int4GemvFusedCase({ m: 2, n: 17, k: 4002 }, "swiglu"), // k % 4 != 0: scalar staging
+  int4GemvFusedCase({ m: 1, n: 75, k: 2048 }, "none", { residual: true, bias: true }),
+  int4GemvFusedCase({ m: 8, n: 16, k: 512 }, "none", { residual: true }),
+];
 
 // Every variant the bench may pick, at a small shape with a partial last block and a ragged last
 // workgroup (n not a multiple of any rows-per-workgroup).
@@ -116,6 +222,7 @@ export const int4GemvCases: KernelCase[] = [
   int4GemvCase({ m: 8, n: 8, k: 1024 }, { variant: { tk: 4, tr: 1, unroll: 2, chunk: 9 } }),
   // More workgroups than one grid dimension holds (rows from wid.x + wid.y·nwg.x).
   int4GemvCase({ m: 1, n: 4 * 65536 + 3, k: 8 }, { variant: { tk: 1, tr: 1, unroll: 1 }, bias: true }),
+  ...fusedCases,
   ...benchVariantCases,
   benchSetupCase,
 ];
