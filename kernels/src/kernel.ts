@@ -42,15 +42,52 @@ function layoutFor(device: GPUDevice, src: KernelSource): GPUBindGroupLayout {
   });
 }
 
-export function compile(device: GPUDevice, src: KernelSource, constants: Constants = {}): Compiled {
-  const key = `${src.name}|${src.entryPoint ?? "main"}|${JSON.stringify(constants)}`;
+function compiledCache(device: GPUDevice): Map<string, Compiled> {
   let perDevice = cache.get(device);
   if (!perDevice) {
     perDevice = new Map();
     cache.set(device, perDevice);
   }
+  return perDevice;
+}
+
+const pipelineKey = (src: KernelSource, constants: Constants) =>
+  `${src.name}|${src.entryPoint ?? "main"}|${JSON.stringify(constants)}`;
+
+export function compile(device: GPUDevice, src: KernelSource, constants: Constants = {}): Compiled {
+  const key = pipelineKey(src, constants);
+  const perDevice = compiledCache(device);
   const hit = perDevice.get(key);
   if (hit) return hit;
+  const compiled = pipelineDescriptor(device, src, constants, key);
+  const made = { pipeline: device.createComputePipeline(compiled.desc), layout: compiled.layout };
+  perDevice.set(key, made);
+  return made;
+}
+
+/**
+ * compile() without blocking: the driver may build several pipelines at once (the autotuner's
+ * candidates). The result lands in the same cache, so a later compile()/makeDispatch is a hit.
+ */
+export async function compileAsync(
+  device: GPUDevice,
+  src: KernelSource,
+  constants: Constants = {},
+): Promise<void> {
+  const key = pipelineKey(src, constants);
+  const perDevice = compiledCache(device);
+  if (perDevice.has(key)) return;
+  const { desc, layout } = pipelineDescriptor(device, src, constants, key);
+  const pipeline = await device.createComputePipelineAsync(desc);
+  if (!perDevice.has(key)) perDevice.set(key, { pipeline, layout });
+}
+
+function pipelineDescriptor(
+  device: GPUDevice,
+  src: KernelSource,
+  constants: Constants,
+  key: string,
+): { desc: GPUComputePipelineDescriptor; layout: GPUBindGroupLayout } {
   let mods = modules.get(device);
   if (!mods) {
     mods = new Map();
@@ -62,14 +99,14 @@ export function compile(device: GPUDevice, src: KernelSource, constants: Constan
     mods.set(src.name, module);
   }
   const layout = layoutFor(device, src);
-  const pipeline = device.createComputePipeline({
-    label: key,
-    layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-    compute: { module, entryPoint: src.entryPoint ?? "main", constants },
-  });
-  const compiled = { pipeline, layout };
-  perDevice.set(key, compiled);
-  return compiled;
+  return {
+    layout,
+    desc: {
+      label: key,
+      layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      compute: { module, entryPoint: src.entryPoint ?? "main", constants },
+    },
+  };
 }
 
 export type Binding = GPUBuffer | GPUBufferBinding;

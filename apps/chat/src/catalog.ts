@@ -15,6 +15,25 @@ export interface ModelShape {
   maxContext: number;
 }
 
+/**
+ * The fields of a model's config.json the app reads (a subset of the real file, same names and values):
+ * what the estimates below need, and what "Test my device" sends to the SDK's probeDevice.
+ */
+export interface HfConfig {
+  architectures: string[];
+  model_type: string;
+  hidden_size: number;
+  intermediate_size: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  num_key_value_heads: number;
+  head_dim?: number;
+  vocab_size: number;
+  max_position_embeddings: number;
+  tie_word_embeddings: boolean;
+  [key: string]: unknown;
+}
+
 export interface CatalogEntry {
   id: string;
   name: string;
@@ -29,10 +48,32 @@ export interface CatalogEntry {
   downloadBytes: number;
   /** Served by this app's own server (no network needed). */
   local?: boolean;
+  /** The model's config.json fields, as in the real file. */
+  configJson: HfConfig;
+  /** The same numbers, named for the estimates. */
   config: ModelShape;
 }
 
-export const CATALOG: CatalogEntry[] = registry.models;
+/** config.json → the shape the estimates use (head_dim and KV heads default as transformers does). */
+export function shapeOf(c: HfConfig): ModelShape {
+  return {
+    hiddenSize: c.hidden_size,
+    intermediateSize: c.intermediate_size,
+    layers: c.num_hidden_layers,
+    heads: c.num_attention_heads,
+    kvHeads: c.num_key_value_heads ?? c.num_attention_heads,
+    headDim: c.head_dim ?? c.hidden_size / c.num_attention_heads,
+    vocabSize: c.vocab_size,
+    tiedEmbeddings: c.tie_word_embeddings === true,
+    maxContext: c.max_position_embeddings,
+  };
+}
+
+export const CATALOG: CatalogEntry[] = registry.models.map(({ config, ...entry }) => ({
+  ...entry,
+  configJson: config as HfConfig,
+  config: shapeOf(config as HfConfig),
+}));
 
 /** What `createEngine({ model })` gets for an entry. */
 export function modelInput(entry: CatalogEntry): string {

@@ -2,7 +2,7 @@
 // and the two limits that decide whether a model's largest weight fits in one buffer.
 import type { DeviceInfo } from "./catalog.ts";
 
-export async function probeDevice(): Promise<DeviceInfo> {
+export async function readDeviceInfo(): Promise<DeviceInfo> {
   const memory = (navigator as { deviceMemory?: number }).deviceMemory;
   const deviceMemory = typeof memory === "number" ? memory * 2 ** 30 : undefined;
   const gpu = (navigator as { gpu?: GPU }).gpu;

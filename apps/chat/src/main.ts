@@ -39,11 +39,12 @@ import {
   saveConversation,
   titleFrom,
 } from "./conversations.ts";
+import { DeviceTests } from "./device-test.ts";
 import { byId, copyText, fillIcons, h, icon } from "./dom.ts";
 import { type Explained, explain } from "./errors.ts";
 import { fromDirectoryHandle, fromFileList, modelFilesFrom, type PickedFile } from "./folder.ts";
 import { formatBytes, formatCount, formatRate, formatWhen } from "./format.ts";
-import { probeDevice } from "./gpu.ts";
+import { readDeviceInfo } from "./gpu.ts";
 import { ICONS } from "./icons.ts";
 import { loadModel, type ModelLoad } from "./loader.ts";
 import { renderReply } from "./markdown.ts";
@@ -947,6 +948,7 @@ function renderCatalog(): void {
       isCurrent ? (model.status === "loading" ? "Loading…" : "Loaded") : tryAnyway ? "Try anyway" : "Load",
     );
     load.addEventListener("click", () => void startLoad({ kind: "catalog", entry }));
+    const test = deviceTests.view(entry, ctx, noWebGpu);
     const badges = h("span", { class: "badges" });
     if (entry.local) badges.append(h("span", { class: "badge" }, "offline"));
     if (isCached) badges.append(h("span", { class: "badge badge-ok" }, "downloaded"));
@@ -967,12 +969,26 @@ function renderCatalog(): void {
             h("strong", {}, `${fit.label}: `),
             fit.reason,
           ),
+          test.status,
         ),
-        load,
+        h("div", { class: "model-card-actions" }, load, test.button),
       ),
     );
   }
 }
+
+/** "Test my device": ?probeMs=N sets the time it spends timing decode steps (tests pass a short one). */
+const deviceTests = new DeviceTests(
+  (id) => {
+    if (!modelsDialog.open) return;
+    const list = byId("catalog");
+    const hadFocus = list.contains(document.activeElement) || document.activeElement === document.body;
+    renderCatalog();
+    if (hadFocus)
+      list.querySelector<HTMLElement>(`[data-model-id="${CSS.escape(id)}"] .probe-button`)?.focus();
+  },
+  Number(new URLSearchParams(location.search).get("probeMs")) || 3000,
+);
 
 let clearArmed: ReturnType<typeof setTimeout> | undefined;
 
@@ -1294,7 +1310,7 @@ async function start(): Promise<void> {
   renderLog();
   autosize();
 
-  device = await probeDevice();
+  device = await readDeviceInfo();
   updateComposer();
   if (modelsDialog.open) renderCatalog();
   void refreshCached();

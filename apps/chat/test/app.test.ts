@@ -2,7 +2,8 @@
 // picking, settings, number formatting, error sentences. (The UI itself: e2e/tests/chat-app.spec.ts.)
 import { ModelFileError, NetworkError, WebGPUUnavailable } from "@wisp/sdk";
 import { describe, expect, it } from "vitest";
-import { CATALOG, contextFor, estimate, fitFor } from "../src/catalog.ts";
+import { CATALOG, contextFor, estimate, fitFor, shapeOf } from "../src/catalog.ts";
+import { probeSummary } from "../src/device-test.ts";
 import { explain } from "../src/errors.ts";
 import { modelFilesFrom } from "../src/folder.ts";
 import { formatBytes, formatCount, formatDuration } from "../src/format.ts";
@@ -24,6 +25,25 @@ describe("catalog", () => {
     for (const e of CATALOG) {
       expect(e.parameters).toBeGreaterThan(0);
       expect(e.downloadBytes).toBeGreaterThan(0);
+    }
+  });
+
+  it("each entry carries its config.json fields, and the estimates' shape comes from them", () => {
+    for (const e of CATALOG) {
+      const c = e.configJson;
+      expect(c.architectures[0], e.name).toMatch(/^(Llama|Qwen2|Qwen3)ForCausalLM$/);
+      expect(e.config).toEqual(shapeOf(c));
+      expect(e.config.headDim * e.config.heads, e.name).toBe(
+        c.head_dim ? c.head_dim * c.num_attention_heads : c.hidden_size,
+      );
+      // parameters in the registry agree with the shapes (tied embeddings counted once, norms left out)
+      const s = e.config;
+      const perLayer =
+        s.hiddenSize * (s.heads + 2 * s.kvHeads) * s.headDim +
+        s.heads * s.headDim * s.hiddenSize +
+        3 * s.hiddenSize * s.intermediateSize;
+      const params = s.layers * perLayer + s.vocabSize * s.hiddenSize * (s.tiedEmbeddings ? 1 : 2);
+      expect(Math.abs(params / e.parameters - 1), e.name).toBeLessThan(0.01);
     }
   });
 
@@ -149,5 +169,27 @@ describe("errors", () => {
     expect(fetchFailed.sentence).toBe("Something went wrong: Failed to fetch.");
     expect(fetchFailed.next).toMatch(/connection/);
     expect(fetchFailed.sentence).not.toMatch(/\n|at .*:\d+/);
+  });
+});
+
+describe("device test result", () => {
+  const probe = {
+    decodeTokS: 12.34,
+    verdict: "fits" as const,
+    reason: "Needs 812 MB (…), within the 2.15 GB assumed for this GPU (browsers do not tell).",
+  };
+  it("says the speed and the verdict in one line, then why", () => {
+    const r = probeSummary(probe as Parameters<typeof probeSummary>[0]);
+    expect(r).toEqual({ headline: "≈ 12.3 tok/s on this device · fits", detail: probe.reason, level: "ok" });
+    const streaming = { ...probe, decodeTokS: 3.456, verdict: "streaming" as const };
+    expect(probeSummary(streaming as Parameters<typeof probeSummary>[0])).toMatchObject({
+      headline: "≈ 3.46 tok/s on this device · needs streaming",
+      level: "tight",
+    });
+    const tooLarge = { ...probe, decodeTokS: null, verdict: "too-large" as const };
+    expect(probeSummary(tooLarge as Parameters<typeof probeSummary>[0])).toMatchObject({
+      headline: "Does not fit on this device",
+      level: "no",
+    });
   });
 });

@@ -1,5 +1,6 @@
 import { f16BitsToF32, halfAt } from "../format/f16.ts";
 import { dequantizeInt4, type Int4Matrix } from "../format/int4.ts";
+import { dequantizeInt8, type Int8Matrix } from "../format/int8.ts";
 
 /**
  * CPU reference: out[t][:] = table row ids[idOffset + t], zeros for an id >= vocab. `row(id)` gives a
@@ -30,5 +31,11 @@ export const f16Row = (packed: Uint32Array, dim: number) => (id: number) =>
 /** Rows of dequantizeInt4 ((q - 8)·d, exact in f32). */
 export function int4Row(m: Int4Matrix): (id: number) => ArrayLike<number> {
   const all = dequantizeInt4(m);
+  return (id) => Float32Array.from(all.subarray(id * m.k, (id + 1) * m.k));
+}
+
+/** Rows of dequantizeInt8 (q·d, exact in f32). */
+export function int8Row(m: Int8Matrix): (id: number) => ArrayLike<number> {
+  const all = dequantizeInt8(m);
   return (id) => Float32Array.from(all.subarray(id * m.k, (id + 1) * m.k));
 }

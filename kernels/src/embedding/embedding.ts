@@ -7,6 +7,7 @@ import codeF32 from "./embedding_f32.wgsl?raw";
 import codeF32Vec4 from "./embedding_f32_vec4.wgsl?raw";
 import codeInt4 from "./embedding_int4.wgsl?raw";
 import codeInt4Vec4 from "./embedding_int4_vec4.wgsl?raw";
+import codeInt8 from "./embedding_int8.wgsl?raw";
 
 const dense = ["uniform", "read-only-storage", "read-only-storage", "storage"] as const;
 const int4 = ["uniform", "read-only-storage", "read-only-storage", "read-only-storage", "storage"] as const;
@@ -38,6 +39,12 @@ export const embeddingInt4Vec4Source: KernelSource = {
   bindings: int4,
 };
 
+export const embeddingInt8Source: KernelSource = {
+  name: "embedding_int8",
+  code: `${f16BitsWgsl}\n${codeInt8}`,
+  bindings: int4,
+};
+
 export interface EmbeddingShape {
   /** T, tokens gathered per dispatch */
   tokens: number;
@@ -53,7 +60,7 @@ export interface EmbeddingVariant {
   /**
    * vec4 loads and stores: f32 needs dim % 4 == 0, f16 and int4 dim % 8 == 0 (eight elements per
    * invocation). Default: whenever dim allows; otherwise the scalar kernels (f32: 1, f16: 2, int4: 8
-   * elements per invocation).
+   * elements per invocation). int8 has one kernel (4 elements per invocation): true is refused.
    */
   vec4?: boolean;
 }
@@ -63,11 +70,13 @@ export interface EmbeddingVariant {
  *   f32:  (vocab, dim) f32
  *   f16:  (vocab, dim / 2) u32, two f16 per word, element 2i in the low half (dim even)
  *   int4: an INT4 matrix (format/int4.ts) with n = vocab, k = dim (any dim)
+ *   int8: an INT8 matrix (format/int8.ts) with n = vocab, k = dim (any dim)
  */
 export type EmbeddingTable =
   | { format: "f32"; table: Binding }
   | { format: "f16"; table: Binding }
-  | { format: "int4"; qweight: Binding; scales: Binding };
+  | { format: "int4"; qweight: Binding; scales: Binding }
+  | { format: "int8"; qweight: Binding; scales: Binding };
 
 /**
  * out[t][:] = table[ids[idOffset + t]][:] for t < tokens, widened exactly to f32.
@@ -85,6 +94,20 @@ export function embedding(
   const { tokens, dim, vocab } = shape;
   const idOffset = shape.idOffset ?? 0;
   const label = `embedding_${io.format}.params`;
+  if (io.format === "int8") {
+    if (variant.vec4) throw new Error("embedding int8: no vec4 kernel (4 elements per invocation already)");
+    const kb = blocksPerRow(dim);
+    const words = Math.ceil(dim / 4);
+    const chunks = Math.ceil(words / wg);
+    const params = uniform(device, label, [tokens, dim, vocab, idOffset, kb, words, chunks]);
+    return makeDispatch(
+      device,
+      embeddingInt8Source,
+      { WG: wg },
+      [params, io.ids, io.qweight, io.scales, io.out],
+      grid1d(device, tokens * chunks),
+    );
+  }
   const width = io.format === "f32" ? 4 : 8;
   const vec4 = variant.vec4 ?? dim % width === 0;
   if (vec4 && dim % width !== 0) throw new Error(`embedding ${io.format} vec4: dim % ${width} != 0 (${dim})`);

@@ -7,17 +7,18 @@ import {
   rng,
   uploadBuffer,
 } from "@wisp/gpu-test";
-import { embeddingRef, f16Row, f32Row, int4Row } from "../../src/embedding/embedding.ref.ts";
+import { embeddingRef, f16Row, f32Row, int4Row, int8Row } from "../../src/embedding/embedding.ref.ts";
 import { type EmbeddingTable, embedding } from "../../src/embedding/embedding.ts";
 import { f32ToF16Bits, packHalves } from "../../src/format/f16.ts";
-import { quantizeInt4 } from "../../src/format/int4.ts";
+import { blocksPerRow, quantizeInt4 } from "../../src/format/int4.ts";
+import { quantizeInt8 } from "../../src/format/int8.ts";
 import { runDispatches } from "../../src/kernel.ts";
 import type { KernelCase } from "../case.ts";
 
-// Tolerance: none. A gather widens exactly (f16 → f32 is exact, INT4 (q - 8)·d is exact in f32), so
+// Tolerance: none. A gather widens exactly (f16 → f32 is exact, INT4 (q - 8)·d and INT8 q·d are exact in f32), so
 // every output word must equal the reference bit for bit; rows of out-of-range ids must be zeros.
 
-type Format = "f32" | "f16" | "int4";
+type Format = "f32" | "f16" | "int4" | "int8";
 
 /** Ids in range, plus (when `bad`) out-of-range ones: vocab, vocab + 1, 2^31, 2^32 - 1. */
 function makeIds(count: number, vocab: number, seed: number, bad: boolean): Uint32Array {
@@ -46,16 +47,26 @@ function embeddingCase(
   tokens: number,
   vocab: number,
   dim: number,
-  opts: { idOffset?: number; bad?: boolean; wg?: number; vec4?: boolean; smoke?: boolean } = {},
+  opts: {
+    idOffset?: number;
+    bad?: boolean;
+    wg?: number;
+    vec4?: boolean;
+    smoke?: boolean;
+    /** int8: random table bytes (−128 included) instead of quantizeInt8's */
+    rawBytes?: boolean;
+  } = {},
 ): KernelCase {
   const idOffset = opts.idOffset ?? 0;
-  // The kernel the descriptor picks: vec4 when dim allows (f32: dim % 4, f16/int4: dim % 8) unless told.
-  const vec4 = opts.vec4 ?? dim % (format === "f32" ? 4 : 8) === 0;
+  // The kernel the descriptor picks: vec4 when dim allows (f32: dim % 4, f16/int4: dim % 8) unless told;
+  // int8 has one kernel.
+  const vec4 = format !== "int8" && (opts.vec4 ?? dim % (format === "f32" ? 4 : 8) === 0);
   const label = [
     vec4 ? "vec4" : "scalar",
     opts.idOffset ? `idOffset=${idOffset}` : "",
     opts.bad ? "out-of-range ids" : "",
     opts.wg ? `wg=${opts.wg}` : "",
+    opts.rawBytes ? "raw bytes" : "",
   ]
     .filter(Boolean)
     .join(" ");
@@ -84,9 +95,19 @@ function embeddingCase(
           const s = 2 ** ((r % 40) - 26);
           for (let j = 0; j < dim; j++) w[r * dim + j]! *= s;
         }
-        const m = quantizeInt4(w, vocab, dim);
+        const m = format === "int4" ? quantizeInt4(w, vocab, dim) : quantizeInt8(w, vocab, dim);
+        if (format === "int8" && opts.rawBytes) {
+          // Bytes quantizeInt8 never writes (−128), as a GGUF Q8_0 table may hold; padding stays zero.
+          const r = rng(seed + 2);
+          const kb = blocksPerRow(dim);
+          for (let i = 0; i < m.qweight.length; i++) {
+            const live = (i % (kb * 8)) * 4 < dim ? Math.min(4, dim - (i % (kb * 8)) * 4) : 0;
+            const word = i % 3 === 0 ? (Math.floor(r() * 2 ** 32) & ~0xff) | 0x80 : Math.floor(r() * 2 ** 32);
+            m.qweight[i] = live === 4 ? word >>> 0 : (word & ((1 << (8 * live)) - 1)) >>> 0;
+          }
+        }
         table = { format, qweight: uploadBuffer(device, m.qweight), scales: uploadBuffer(device, m.scales) };
-        row = int4Row(m);
+        row = format === "int4" ? int4Row(m) : int8Row(m);
       }
       const out = guardedOutput(device, tokens * dim);
       runDispatches(device, [
@@ -124,4 +145,12 @@ export const embeddingCases: KernelCase[] = [
   embeddingCase("f16", 6, 20, 200, { bad: true, idOffset: 4 }),
   embeddingCase("int4", 6, 20, 64, { bad: true, vec4: false }),
   embeddingCase("int4", 6, 20, 4096, { bad: true, wg: 64 }),
+  embeddingCase("int8", 1, 30, 64, { idOffset: 1, smoke: true }),
+  embeddingCase("int8", 12, 30, 20, { bad: true, smoke: true }),
+  embeddingCase("int8", 9, 50, 172, { bad: true, idOffset: 7 }),
+  embeddingCase("int8", 3, 10, 4096, { rawBytes: true }),
+  embeddingCase("int8", 17, 45, 288, { wg: 32, rawBytes: true }),
+  embeddingCase("int8", 64, 45, 1, { bad: true }),
+  embeddingCase("int8", 5, 45, 33, { bad: true, rawBytes: true, idOffset: 2 }),
+  embeddingCase("int8", 6, 20, 4095, { bad: true, wg: 64 }),
 ];

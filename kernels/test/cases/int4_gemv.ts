@@ -12,7 +12,13 @@ import { splitGateUp, swigluRef } from "../../src/elementwise/swiglu.ref.ts";
 import { swiglu } from "../../src/elementwise/swiglu.ts";
 import { dequantizeInt4, quantizeInt4 } from "../../src/format/int4.ts";
 import { type Dispatch, runDispatches } from "../../src/kernel.ts";
-import { type GemvShape, type Int4GemvVariant, int4Gemv } from "../../src/matmul/int4_gemv.ts";
+import {
+  type GemvFusion,
+  type GemvShape,
+  type Int4GemvVariant,
+  int4Gemv,
+} from "../../src/matmul/int4_gemv.ts";
+import { int4GemvCandidates } from "../../src/matmul/int4_gemv_tune.ts";
 import { matmulRef } from "../../src/matmul/matmul.ref.ts";
 import { rmsNormRef } from "../../src/norm/rmsnorm.ref.ts";
 import { rmsNorm } from "../../src/norm/rmsnorm.ts";
@@ -95,7 +101,7 @@ export function int4GemvFusedCase(
       const normB = up(normW);
       // Fused: one dispatch.
       const yF = guardedOutput(device, m * n);
-      if (residual) device.queue.writeBuffer(yF.buffer, 0, y0);
+      if (residual) device.queue.writeBuffer(yF.buffer, 0, y0 as Float32Array<ArrayBuffer>);
       runDispatches(device, [
         int4Gemv(device, shape, { x: xb, ...w, y: yF.buffer }, variant, {
           ...(prologue === "norm" ? { norm: { weight: normB, eps } } : {}),
@@ -107,7 +113,7 @@ export function int4GemvFusedCase(
       const h = guardedOutput(device, m * k);
       const proj = guardedOutput(device, m * n);
       const yU = guardedOutput(device, m * n);
-      device.queue.writeBuffer(yU.buffer, 0, y0);
+      device.queue.writeBuffer(yU.buffer, 0, y0 as Float32Array<ArrayBuffer>);
       const chain: Dispatch[] = [];
       if (prologue === "norm") {
         chain.push(rmsNorm(device, { rows: m, dim: k, eps }, { x: xb, weight: normB, out: h.buffer }));
@@ -163,6 +169,59 @@ const fusedCases: KernelCase[] = [
   int4GemvFusedCase({ m: 2, n: 17, k: 4002 }, "swiglu"), // k % 4 != 0: scalar staging
   int4GemvFusedCase({ m: 1, n: 75, k: 2048 }, "none", { residual: true, bias: true }),
   int4GemvFusedCase({ m: 8, n: 16, k: 512 }, "none", { residual: true }),
+];
+
+/**
+ * Every autotuning candidate at this shape gives the default variant's output bit for bit (the tuner
+ * may pick any of them), fused modes included.
+ */
+function tuneCandidatesCase(
+  shape: GemvShape,
+  fuse: "norm" | "swiglu" | "none",
+  residual: boolean,
+): KernelCase {
+  const { m, n, k } = shape;
+  return {
+    name: `int4_gemv tuning candidates bit-identical to the default (${fuse}${residual ? "+residual" : ""}) m=${m} n=${n} k=${k}`,
+    async run(device) {
+      const seed = m * 31 + n * 7 + k;
+      const mat = quantizeInt4(randomNormalF32(n * k, seed, 0.05), n, k);
+      const x = uploadBuffer(device, randomF32(m * (fuse === "swiglu" ? 2 * k : k), seed + 1, 3));
+      const weights = {
+        qweight: uploadBuffer(device, mat.qweight),
+        scales: uploadBuffer(device, mat.scales),
+      };
+      const f: GemvFusion = {
+        ...(fuse === "norm"
+          ? { norm: { weight: uploadBuffer(device, randomF32(k, seed + 2, 1)), eps: 1e-6 } }
+          : {}),
+        ...(fuse === "swiglu" ? { swiglu: true } : {}),
+        residual,
+      };
+      const y0 = randomF32(m * n, seed + 3, 1);
+      const variants = int4GemvCandidates(device, shape, f);
+      const outs: Float32Array[] = [];
+      for (const v of variants) {
+        const y = guardedOutput(device, m * n);
+        device.queue.writeBuffer(y.buffer, 0, y0 as Float32Array<ArrayBuffer>);
+        runDispatches(device, [int4Gemv(device, shape, { x, ...weights, y: y.buffer }, v, f)]);
+        outs.push(await readGuardedF32(device, y));
+      }
+      outs.slice(1).forEach((o, i) => {
+        const bad = o.findIndex((val, j) => !Object.is(val, outs[0]![j]));
+        if (bad >= 0)
+          throw new Error(`candidate ${JSON.stringify(variants[i + 1])} differs at output ${bad}`);
+      });
+      return `${variants.length} candidates`;
+    },
+  };
+}
+
+const tuneCases: KernelCase[] = [
+  tuneCandidatesCase({ m: 1, n: 200, k: 2048 }, "norm", false),
+  tuneCandidatesCase({ m: 1, n: 300, k: 5632 }, "swiglu", true),
+  tuneCandidatesCase({ m: 1, n: 70000, k: 64 }, "none", false), // the lm_head default (tk = 8)
+  tuneCandidatesCase({ m: 3, n: 96, k: 1000 }, "none", true),
 ];
 
 // Every variant the bench may pick, at a small shape with a partial last block and a ragged last
@@ -223,6 +282,7 @@ export const int4GemvCases: KernelCase[] = [
   // More workgroups than one grid dimension holds (rows from wid.x + wid.y·nwg.x).
   int4GemvCase({ m: 1, n: 4 * 65536 + 3, k: 8 }, { variant: { tk: 1, tr: 1, unroll: 1 }, bias: true }),
   ...fusedCases,
+  ...tuneCases,
   ...benchVariantCases,
   benchSetupCase,
 ];

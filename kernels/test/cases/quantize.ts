@@ -34,14 +34,14 @@ import type { KernelCase } from "../case.ts";
 // candidates, its q exactly that scale's, and its f64 error within 1e-5 of the spec's best (relative).
 
 /** Source words for a format from f32 values (f16/bf16: rounded to nearest even, then packed). */
-function encode(values: Float32Array, format: QuantizeSourceFormat): Uint32Array {
+export function encode(values: Float32Array, format: QuantizeSourceFormat): Uint32Array {
   if (format === "f32") return new Uint32Array(values.buffer.slice(0));
   const toHalf = format === "f16" ? f32ToF16Bits : f32ToBf16Bits;
   return packHalves(Array.from(values, toHalf));
 }
 
 /** Random finite f16 or bf16 bit patterns (every exponent: zeros, subnormals, the largest values). */
-function randomHalfBits(count: number, seed: number, format: "f16" | "bf16"): Uint32Array {
+export function randomHalfBits(count: number, seed: number, format: "f16" | "bf16"): Uint32Array {
   const r = rng(seed);
   const halves = new Uint16Array(count);
   for (let i = 0; i < count; i++) {
@@ -53,7 +53,7 @@ function randomHalfBits(count: number, seed: number, format: "f16" | "bf16"): Ui
   return packHalves(halves);
 }
 
-interface Chunk {
+export interface Chunk {
   r0: number;
   r1: number;
   /** source elements placed before the chunk's first row in its own buffer (srcElemOffset) */

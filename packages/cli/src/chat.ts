@@ -2,7 +2,7 @@
 // streamed tokens, Ctrl-C stops a reply, an empty line or /exit quits.
 import { createInterface } from "node:readline/promises";
 import type { ChatMessage } from "@wisp/runtime";
-import { loadEngine, quantOption, streamingOptions } from "./host.ts";
+import { loadEngine, quantOption, streamingOptions, tuneOption } from "./host.ts";
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -14,6 +14,7 @@ export async function chat(v: Values): Promise<void> {
   const engine = await loadEngine(v.model as string | undefined, {
     quant: quantOption(v.quant as string | undefined, "int4"),
     ...streaming,
+    ...tuneOption(v),
   });
   const tok = engine.tokenizer;
   if (!tok) throw new Error("the model folder has no tokenizer.json");

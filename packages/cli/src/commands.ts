@@ -2,7 +2,16 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { tokenizerFromFolderFiles } from "@wisp/runtime";
 import { folderSource } from "@wisp/runtime/node";
-import { intOption, loadEngine, memoryReport, numberOption, quantOption, streamingOptions } from "./host.ts";
+import {
+  intOption,
+  loadEngine,
+  memoryReport,
+  numberOption,
+  quantOption,
+  streamingOptions,
+  tuneOption,
+  tuneReport,
+} from "./host.ts";
 
 type Values = Record<string, string | boolean | undefined>;
 const str = (v: Values, k: string) => v[k] as string | undefined;
@@ -18,8 +27,13 @@ export async function generate(v: Values): Promise<void> {
     ...(context ? { contextLength: intOption(context, "context", 0) } : {}),
     ...(tokenizerDir ? { tokenizerSource: folderSource(tokenizerDir) } : {}),
     ...streaming,
+    ...tuneOption(v),
   });
-  if (!engine.tokenizer) throw new Error("the model has no tokenizer.json (give one with --tokenizer <dir>)");
+  if (!engine.tokenizer) {
+    throw new Error(
+      "the model has no tokenizer (no tokenizer.json beside it, no tokenizer.ggml.* metadata in its GGUF): give one with --tokenizer <dir>",
+    );
+  }
   const promptIds = engine.tokenizer.encode(prompt);
   const json = v.json === true;
   const seed = str(v, "seed");
@@ -42,7 +56,7 @@ export async function generate(v: Values): Promise<void> {
     );
   }
   // stderr only: the --json line on stdout stays the same contract with or without a budget.
-  if (v.stats === true) process.stderr.write(`${memoryReport(engine)}\n`);
+  if (v.stats === true) process.stderr.write(`${memoryReport(engine)}\n${tuneReport(engine)}\n`);
 }
 
 export async function logits(v: Values): Promise<void> {

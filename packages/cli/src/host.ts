@@ -9,7 +9,7 @@ import {
   requestDevice,
   urlSource,
 } from "@wisp/runtime";
-import { folderSource, nodeGpu } from "@wisp/runtime/node";
+import { fileTuneCache, folderSource, nodeGpu } from "@wisp/runtime/node";
 
 let device: Promise<GPUDevice> | undefined;
 /** Kept alive for the process: Dawn tears its instance down when the GPU/adapter objects are collected. */
@@ -138,6 +138,24 @@ export function memoryReport(engine: Engine): string {
     `${s.streamedLayers} streamed through ${s.slots} slot${s.slots === 1 ? "" : "s"}, ${s.bytesPerPass} bytes per pass, ` +
     `${s.bytesStreamed} bytes in ${s.layersUploaded} layer uploads so far (${s.uploadHostMs.toFixed(1)} ms in writeBuffer)]`
   );
+}
+
+/**
+ * Decode GEMV autotuning (on unless --no-tune): choices cached in <cache dir>/tuning.json, so only the
+ * first load of a shape on this GPU spends up to 2 s timing.
+ */
+export function tuneOption(v: Record<string, unknown>): Pick<LoadOptions, "tune"> {
+  if (v["no-tune"] === true) return {};
+  return { tune: { cache: fileTuneCache() } };
+}
+
+/** `--stats`: what the autotuner did, one line. */
+export function tuneReport(engine: Engine): string {
+  const t = engine.tuning;
+  if (!t) return "[autotuning off]";
+  const cached = t.reports.filter((r) => r.fromCache).length;
+  const faster = t.reports.filter((r) => r.chosenUs !== undefined && r.chosenUs < r.defaultUs!).length;
+  return `[autotuning: ${t.reports.length} GEMV shapes, ${cached} from the cache, ${faster} timed faster than the default, ${t.ms.toFixed(0)} ms]`;
 }
 
 export function quantOption(v: string | undefined, fallback: "int4" | "f32"): "int4" | "f32" {

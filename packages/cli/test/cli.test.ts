@@ -112,6 +112,27 @@ describe("stories260K parity", () => {
     expect(r.ids).toEqual(expected);
   });
 
+  describe("the GGUF file alone: its tokenizer comes from its own metadata", () => {
+    const run = (model: string, ...extra: string[]) => {
+      const args = ["--prompt", "", "--max-tokens", "40", "--temperature", "0", "--quant", "f32"];
+      const r = wisp("generate", "--model", model, ...args, ...extra);
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout;
+    };
+    const gguf = join(stories, "gguf/stories260K-f32.gguf");
+
+    it("prints what the HF folder prints, greedy from BOS", () => {
+      const text = run(gguf);
+      expect(text).toBe(run(join(stories, "hf")));
+      expect(text.startsWith("Once upon a time, there was a little girl named Lily.")).toBe(true);
+    });
+
+    it("encodes a prompt the same way (BOS, SentencePiece pieces, byte fallback)", () => {
+      const prompt = ["--prompt", "Once upon a time, Lily saw a café 🙂", "--json"];
+      expect(run(gguf, ...prompt)).toBe(run(join(stories, "hf"), ...prompt));
+    });
+  });
+
   it("logits at every prefill position match llama2.c within 1e-4 of the largest logit", () => {
     const ids = [1, ...expected.slice(0, 40)];
     const { logits } = wispJson<{ logits: number[][] }>(
@@ -131,11 +152,11 @@ describe("stories260K parity", () => {
     }
   });
 
-  // Issue 3 asks for ≤ +10%. Measured here: Q4_0's rule (d = m/−8) +22.0%; with the importance-weighted
-  // scale search (kernels/src/format/int4.ts) +14.6%. The target is NOT met on this model (hidden 64:
-  // the tied 64-wide lm_head is the most sensitive matrix; ARCHITECTURE.md "INT4 quality"). The guard
-  // holds the measured level against regressions.
-  it("INT4 perplexity on a fixed story text (target +10%, guarded at +17%)", async () => {
+  // Issue 3 asks for ≤ +10%. Measured here with every matrix INT4: Q4_0's rule (d = m/−8) +22.0%; with
+  // the importance-weighted scale search (kernels/src/format/int4.ts) +14.6%. Most of the loss is the
+  // tied 64-wide lm_head: stored INT8 (kernels/src/format/int8.ts, the default since) +9.9%, the same
+  // as an f32 lm_head (+10.0%) — ARCHITECTURE.md "INT4 quality". The guard is the issue's target.
+  it("INT4 perplexity on a fixed story text (INT8 lm_head; target and guard +10%)", async () => {
     const ids = await tokenizeStory();
     const nll = (quant: string) => {
       const { logits } = wispJson<{ logits: number[][] }>(
@@ -161,20 +182,21 @@ describe("stories260K parity", () => {
     const f32 = nll("f32");
     const int4 = nll("int4");
     console.log(
-      `stories260K perplexity on a fixed story (${ids.length} tokens): f32 ${f32.ppl.toFixed(4)}, int4 ${int4.ppl.toFixed(4)} ` +
+      `stories260K perplexity on a fixed story (${ids.length} tokens): f32 ${f32.ppl.toFixed(4)}, int4 (int8 lm_head) ${int4.ppl.toFixed(4)} ` +
         `(+${((int4.ppl / f32.ppl - 1) * 100).toFixed(1)}%); greedy-token agreement f32 ${(f32.agree * 100).toFixed(0)}%, int4 ${(int4.agree * 100).toFixed(0)}%`,
     );
-    expect(int4.ppl / f32.ppl).toBeLessThanOrEqual(1.17);
+    expect(int4.ppl / f32.ppl).toBeLessThanOrEqual(1.1);
     expect(int4.agree).toBeGreaterThanOrEqual(f32.agree - 0.1);
   });
 });
 
 describe("weight streaming (--gpu-budget)", () => {
-  // stories260K INT4 at the default context (512) as --stats reports it: 2,523,408 bytes fixed
-  // (embedding/lm_head, KV cache, activations) + 26,720 per layer, 2,657,008 all resident. The runtime
-  // refuses budgets below fixed + slots·layer. 2.5MiB = 2,621,440 with one slot: fixed + (1 slot + 2
-  // layers)·26,720 = 2,603,568 fits, a third layer does not → 2 of 5 resident, 3 streamed. (2632KB =
-  // 2,632,000 would do the same with the default 2 slots.) Recompute with --stats if the sizes change.
+  // stories260K INT4 at the default context (512) as --stats reports it: 2,539,792 bytes fixed
+  // (embedding/lm_head — INT8, 34,816 —, KV cache, activations) + 26,720 per layer, 2,673,392 all
+  // resident. The runtime refuses budgets below fixed + slots·layer. 2.5MiB = 2,621,440 with one slot:
+  // fixed + (1 slot + 2 layers)·26,720 = 2,619,952 fits, a third layer does not → 2 of 5 resident, 3
+  // streamed. (2647KB = 2,647,000 would do the same with the default 2 slots.) Recompute with --stats
+  // if the sizes change.
   it("streaming 3 of 5 layers gives exactly the ids and text of the resident run", () => {
     const args = ["generate", "--model", join(stories, "hf"), "--prompt", "Once", "--max-tokens", "48"];
     const resident = wisp(...args, "--temperature", "0", "--json");

@@ -7,3 +7,4 @@ export {
   type OpenFileModelStoreOptions,
   openFileModelStore,
 } from "./store/fs.ts";
+export { fileTuneCache } from "./store/tune-file.ts";

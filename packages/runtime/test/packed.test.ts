@@ -143,6 +143,46 @@ describe("packed weights cache", () => {
     }
   });
 
+  it("the lm_head storage is in the meta: a format-1 cache (INT4 lm_head) or another headQuant is not read", async () => {
+    const cache = memoryCache();
+    const int8 = await load(folderSource(stories), { packed: cache });
+    const logits8 = await int8.logits(ids);
+    int8.destroy();
+    const meta = JSON.parse(new TextDecoder().decode(cache.blobs.get(PACKED_META)!));
+    expect(meta).toMatchObject({ format: 2, quant: "int4", headQuant: "int8", head: "int8" });
+    // the tied 512×64 table in INT8: 1024 blocks of 32 bytes + 512 scale words
+    expect(cache.blobs.get("packed/embed")!.byteLength).toBe(1024 * 32 + 512 * 4);
+
+    // An older cache: same groups, format 1, no head fields (its embed blob is an INT4 table).
+    const { head: _h, headQuant: _q, ...old } = meta;
+    cache.blobs.set(PACKED_META, new TextEncoder().encode(JSON.stringify({ ...old, format: 1 })));
+    const src = counted(folderSource(stories));
+    const again = await load(src, { packed: cache });
+    expect(again.fromPacked).toBe(false);
+    expect(src.weightReads).toBeGreaterThan(0);
+    again.destroy();
+
+    // headQuant "int4" (the old layout) misses the INT8-head cache, and writes its own.
+    const int4 = await load(counted(folderSource(stories)), { packed: cache, headQuant: "int4" });
+    expect(int4.fromPacked).toBe(false);
+    const logits4 = await int4.logits(ids);
+    int4.destroy();
+    expect(same(logits4, logits8)).toBe(false);
+    expect(JSON.parse(new TextDecoder().decode(cache.blobs.get(PACKED_META)!))).toMatchObject({
+      headQuant: "int4",
+      head: "int4",
+    });
+    expect(cache.blobs.get("packed/embed")!.byteLength).toBe(1024 * 16 + 512 * 4);
+    const cached4 = await load(counted(folderSource(stories)), { packed: cache, headQuant: "int4" });
+    expect(cached4.fromPacked).toBe(true);
+    expect(same(await cached4.logits(ids), logits4)).toBe(true);
+    cached4.destroy();
+    const miss = await load(counted(folderSource(stories)), { packed: cache });
+    expect(miss.fromPacked).toBe(false);
+    expect(same(await miss.logits(ids), logits8)).toBe(true);
+    miss.destroy();
+  });
+
   it("a truncated group is a typed error, not garbage", async () => {
     const cache = memoryCache();
     (await load(folderSource(stories), { packed: cache })).destroy();

@@ -21,6 +21,7 @@ export type {
 } from "./client/engine.ts";
 export { WispEngine } from "./client/engine.ts";
 export { type ModelInput, resolveModel } from "./client/model.ts";
+export { type ProbeDeviceOptions, probeDevice } from "./client/probe.ts";
 export { ChunkStream } from "./client/stream.ts";
 export {
   DEFAULT_MAX_TOKENS,

@@ -42,6 +42,11 @@ export interface LoadRequest {
   streamSlots?: number;
   /** Host memory for streamed layers (bytes); the rest are re-read from the weight store. Needs the cache. */
   hostMemoryBudget?: number;
+  /**
+   * Autotune the decode kernels on this GPU at load (at most 2 s, once: the choices are kept in
+   * IndexedDB by adapter and shape; the output is the same either way). Default: true.
+   */
+  tune?: boolean;
 }
 
 /** A model in the weight store, as listCachedModels() reports it. */
@@ -207,8 +212,80 @@ export interface EngineStats {
   streaming?: StreamingStats;
 }
 
+/** What probeDevice() asks the worker to measure: a model's shapes, not its weights. */
+export interface ProbeRequest {
+  /** The model's config.json as on the hub (hidden_size, num_hidden_layers, vocab_size, …)… */
+  config?: Record<string, unknown>;
+  /** …or where to read it: only config.json (and a hub listing) is fetched, never weights. */
+  model?: ModelSpec;
+  /** KV cache size the model would be loaded with (default: the model's maximum, at most 4096). */
+  contextLength?: number;
+  /** Time spent timing decode steps, ms (default 3000); building the small engines comes on top. */
+  budgetMs?: number;
+  /** GPU memory the model may use, bytes (default: an assumption, see DeviceProbe.budgetSource). */
+  gpuMemoryBudget?: number;
+  /** Streaming slots a plan assumes (default 2). */
+  streamSlots?: number;
+  /** Autotune the decode kernels first, as a load does (default true; the choices are cached). */
+  tune?: boolean;
+}
+
+export interface ProbeProgress {
+  /** "config": reading config.json; "layout": the memory plan; "build": random weights and a small engine; "measure": decode steps. */
+  phase: "config" | "layout" | "build" | "measure" | "done";
+  /** 0..1 of the whole probe. */
+  fraction: number;
+}
+
+/**
+ * What probeDevice() found (the runtime's ProbeResult, see packages/runtime/src/probe.ts for the
+ * method): an estimated decode speed of the whole model on this device and whether it fits.
+ */
+export interface DeviceProbe {
+  /** Estimated decode tokens/s of the whole model (streaming uploads included when the plan streams); null when a limit ruled it out before anything ran. */
+  decodeTokS: number | null;
+  msPerToken: number | null;
+  /** Layer counts of the small engines that were timed, e.g. [1, 3]: the rest is extrapolated. */
+  layersMeasured: number[];
+  measured: Array<{ layers: number; tokens: number; msPerToken: number }>;
+  /** How decodeTokS was obtained, in one sentence. */
+  method: string;
+  /** The whole model stays on the GPU within the memory budget and every limit. */
+  fits: boolean;
+  /** "fits"; "streaming": runs with some layers streamed from memory every token (slower); "too-large": cannot run here. */
+  verdict: "fits" | "streaming" | "too-large";
+  /** One sentence: why. */
+  reason: string;
+  weightBytes: number;
+  kvBytes: number;
+  activationBytes: number;
+  totalBytes: number;
+  contextLength: number;
+  gpuMemoryBudget: number;
+  /** "given"; "device-memory": half of navigator.deviceMemory; "assumed": 2 GiB (WebGPU does not tell). */
+  budgetSource: "given" | "device-memory" | "assumed";
+  limits: { maxBufferSize: number; maxStorageBufferBindingSize: number };
+  /** Present when the model needs weight streaming under the budget: what a load with it would do. */
+  plan?: {
+    residentLayers: number;
+    streamedLayers: number;
+    slots: number;
+    bytesPerPass: number;
+    residentBytes: number;
+    uploadMsPerToken?: number;
+  };
+  buildMs: number;
+  measureMs: number;
+  elapsedMs: number;
+  /** The model's architecture as config.json names it. */
+  architecture: string;
+  /** The GPU that was measured. */
+  adapter: string;
+}
+
 export type BatchCallback = (batch: TokenBatch) => void | Promise<void>;
 export type ProgressCallback = (progress: LoadProgress) => void | Promise<void>;
+export type ProbeProgressCallback = (progress: ProbeProgress) => void | Promise<void>;
 
 export interface WispWorkerApi {
   load(request: LoadRequest, onProgress?: ProgressCallback): Promise<ModelInfo>;
@@ -218,4 +295,10 @@ export interface WispWorkerApi {
   /** Stops a running request (within one token) or drops a queued one; unknown ids are ignored. */
   abort(requestId: string): Promise<void>;
   stats(): Promise<EngineStats>;
+  /**
+   * Measures this device on a model's shapes with random weights (no download; the loaded model, if
+   * any, is left alone). Across the worker, probeDevice() gives each probe its own worker and ends it
+   * to abort.
+   */
+  probe(request: ProbeRequest, onProgress?: ProbeProgressCallback): Promise<DeviceProbe>;
 }

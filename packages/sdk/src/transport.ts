@@ -47,6 +47,7 @@ export function exposeBackend(backend: WispWorkerApi, endpoint?: Comlink.Endpoin
     completion: (request, onChunk) => guarded(() => backend.completion(request, onChunk), onChunk),
     abort: (requestId) => guarded(() => backend.abort(requestId)),
     stats: () => guarded(() => backend.stats()),
+    probe: (request, onProgress) => guarded(() => backend.probe(request, onProgress), onProgress),
   };
   Comlink.expose(api, endpoint);
 }
@@ -84,6 +85,8 @@ export function connectEndpoint(
     completion: (request, onChunk) => call(() => remote.completion(request, Comlink.proxy(onChunk))),
     abort: (requestId) => call(() => remote.abort(requestId)),
     stats: () => call(() => remote.stats()),
+    probe: (request, onProgress) =>
+      call(() => remote.probe(request, onProgress ? Comlink.proxy(onProgress) : undefined)),
   };
   return {
     api,

@@ -6,11 +6,14 @@ import { BatchPump } from "../src/backend/batch.ts";
 import type {
   BatchCallback,
   ChatGenerationRequest,
+  DeviceProbe,
   EngineStats,
   GenerationOutcome,
   GenerationParams,
   LoadRequest,
   ModelInfo,
+  ProbeProgressCallback,
+  ProbeRequest,
   ProgressCallback,
   TextGenerationRequest,
   WispWorkerApi,
@@ -78,6 +81,35 @@ export class FakeBackend implements WispWorkerApi {
       activeRequests: this.controllers.size,
       requestsServed: this.served,
       ...(this.last ? { lastRequest: this.last } : {}),
+    };
+  }
+
+  /** A scripted probe: two progress events, then a result that "fits"; no GPU. */
+  async probe(request: ProbeRequest, onProgress?: ProbeProgressCallback): Promise<DeviceProbe> {
+    await onProgress?.({ phase: "build", fraction: 0.2 });
+    await onProgress?.({ phase: "done", fraction: 1 });
+    return {
+      decodeTokS: 50,
+      msPerToken: 20,
+      layersMeasured: [1, 3],
+      measured: [],
+      method: "scripted",
+      fits: true,
+      verdict: "fits",
+      reason: "fake",
+      weightBytes: 1000,
+      kvBytes: 100,
+      activationBytes: 10,
+      totalBytes: 1110,
+      contextLength: request.contextLength ?? 64,
+      gpuMemoryBudget: 2 ** 31,
+      budgetSource: "assumed",
+      limits: { maxBufferSize: 2 ** 28, maxStorageBufferBindingSize: 2 ** 27 },
+      buildMs: 1,
+      measureMs: 1,
+      elapsedMs: 2,
+      architecture: "LlamaForCausalLM",
+      adapter: "none",
     };
   }
 

@@ -5,7 +5,7 @@ import { type Dispatch, encodeDispatch } from "@wisp/kernels";
 import type { ModelConfig } from "../config.ts";
 import { Aborted, ContextLengthExceeded, ModelFileError } from "../errors.ts";
 import { openModel } from "../loader/model.ts";
-import { type FileSource, readText } from "../loader/source.ts";
+import type { FileSource } from "../loader/source.ts";
 import { createKvCache, destroyKvCache, kvCacheBytes } from "../model/kv-cache.ts";
 import { destroyLinear, type Quant } from "../model/linear.ts";
 import { activationBytes, type ForwardPass, LlamaGraph } from "../model/llama.ts";
@@ -18,15 +18,21 @@ import {
   writePacked,
 } from "../model/packed.ts";
 import { headBytes, layerBytes, planResidency, type StreamStats } from "../model/streaming.ts";
-import { loadWeights, type ModelWeights, type ResidencyPlan } from "../model/weights.ts";
+import { type TuneOptions, type TuneResult, tuneDecodeGemvs } from "../model/tuning.ts";
+import { type HeadQuant, loadWeights, type ModelWeights, type ResidencyPlan } from "../model/weights.ts";
 import type { Tokenizer } from "../tokenizer/index.ts";
-import { tokenizerFromFolderFiles } from "../tokenizer/index.ts";
 import { GpuSampler } from "./sampler.ts";
 import { type GenerateOptions, type GenerateResult, StopChecker } from "./stop.ts";
+import { folderTokenizer, ggufTokenizer, packedGgufTokenizer } from "./tokenizer-source.ts";
 
 export interface LoadOptions {
   /** Weight storage: INT4 (quantized on the GPU at load; default) or unquantized f32. */
   quant?: Quant;
+  /**
+   * With INT4: the lm_head's (and a tied embedding's) storage, "int8" (default: 8.5 bits a weight; 4 bits
+   * cost stories260K +14.6% perplexity) or "int4" (half its bytes per token). See weights.ts headStorage.
+   */
+  headQuant?: HeadQuant;
   /** KV cache size in tokens (default min(config.maxPositionEmbeddings, 4096)). */
   contextLength?: number;
   /** Tokens per prefill pass (default 512). */
@@ -34,7 +40,11 @@ export interface LoadOptions {
   ggufFile?: string;
   /** Load without tokenizer files (the `logits` command). */
   requireTokenizer?: boolean;
-  /** Where tokenizer.json etc. live when not beside the weights (a GGUF file's tokenizer is not read yet). */
+  /**
+   * Where tokenizer.json etc. live when not beside the weights. Given, it wins over everything; otherwise
+   * a GGUF checkpoint's tokenizer comes from its own metadata (tokenizer.ggml.*), and a GGUF without one
+   * falls back to tokenizer.json beside it.
+   */
   tokenizerSource?: FileSource;
   /**
    * GPU memory budget in bytes for weights, KV cache and activations. When the model does not fit,
@@ -55,6 +65,11 @@ export interface LoadOptions {
    * otherwise the load fills it.
    */
   packed?: PackedCache;
+  /**
+   * Autotune the decode GEMVs on this device (≤ budgetMs, default 2 s; choices cached in `cache` by
+   * adapter and shape, so later loads time nothing). Output is bit-identical either way. Default: off.
+   */
+  tune?: TuneOptions;
   /**
    * Phases in order: "download" (bytes), "quantize" (layers), "compile", "warmup" — or "read" (packed
    * groups) instead of the first two; fraction 0..1 each.
@@ -96,6 +111,39 @@ export function residencyPlan(config: ModelConfig, options: LoadOptions): Reside
   return state;
 }
 
+/** GPU memory as planned, in bytes (Engine.memory). */
+export interface EngineMemory {
+  /** One layer's weights. */
+  perLayerBytes: number;
+  /** Always on the GPU: embedding + lm_head, KV cache, activations. */
+  fixedBytes: number;
+  /** The whole model resident. */
+  totalBytes: number;
+  /** What a load holds: resident layers + streaming slots (= totalBytes without streaming). */
+  residentBytes: number;
+}
+
+/**
+ * The memory plan of a model of `numLayers` layers of `perLayer` bytes with `head` bytes of embedding
+ * + lm_head under `plan`; `streaming` when some layers stream (planResidency's answer). The engine
+ * reports this after a load and the device probe before one (probe.ts), from the same numbers.
+ */
+export function plannedMemory(
+  plan: ResidencyPlanState,
+  numLayers: number,
+  perLayer: number,
+  head: number,
+  streaming?: { resident: number; slots: number },
+): EngineMemory {
+  const fixed = plan.fixedBytes(head);
+  return {
+    perLayerBytes: perLayer,
+    fixedBytes: fixed,
+    totalBytes: fixed + perLayer * numLayers,
+    residentBytes: fixed + perLayer * ((streaming?.resident ?? numLayers) + (streaming?.slots ?? 0)),
+  };
+}
+
 /** Steps queued on the GPU ahead of the token the CPU is reading (stop checks run behind). */
 const IN_FLIGHT = 3;
 
@@ -107,11 +155,13 @@ export class Engine {
    * GPU memory as planned (bytes): one layer's weights; the fixed part (embedding + lm_head, KV cache,
    * activations); the whole model resident; what this load holds (resident layers + streaming slots).
    */
-  memory = { perLayerBytes: 0, fixedBytes: 0, totalBytes: 0, residentBytes: 0 };
+  memory: EngineMemory = { perLayerBytes: 0, fixedBytes: 0, totalBytes: 0, residentBytes: 0 };
   /** True when the weights came from a packed cache (no checkpoint read, no quantization). */
   fromPacked = false;
   /** Pipeline building (every decode pipeline, synchronously checked) and the warm-up generation. */
-  loadTimings = { compileMs: 0, warmupMs: 0 };
+  loadTimings = { tuneMs: 0, compileMs: 0, warmupMs: 0 };
+  /** The autotuner's choices and timings (LoadOptions.tune), for the bench and --stats. */
+  tuning?: TuneResult;
   /**
    * Since load: queue submits, decode steps queued, and host (JS) milliseconds spent inside the token
    * loop on queuing steps and on reading/checking tokens — not waiting for the GPU.
@@ -145,16 +195,17 @@ export class Engine {
     }
     const progress = (p: { phase: string; loaded: number; total: number }) =>
       options.onProgress?.({ ...p, fraction: p.loaded / p.total });
-    const tokSource = options.tokenizerSource ?? source;
-    const names = new Set(await tokSource.list());
-    const tokenizer = names.has("tokenizer.json")
-      ? await tokenizerFromFolderFiles(async (n) => (names.has(n) ? readText(tokSource, n) : undefined))
-      : undefined;
+    const explicitTokenizer = options.tokenizerSource;
+    let tokenizer = explicitTokenizer ? await folderTokenizer(explicitTokenizer) : undefined;
     const packed = options.packed;
-    const meta = packed ? await readPackedMeta(device, packed, quant) : undefined;
+    const headQuant = options.headQuant ?? "int8";
+    const meta = packed ? await readPackedMeta(device, packed, quant, headQuant) : undefined;
     if (packed && meta) {
       // The packed weights of an earlier load: no checkpoint parsing, no quantization.
       const config = meta.config;
+      // No checkpoint here to read a GGUF's metadata from: the earlier load recorded its tokenizer.
+      if (!explicitTokenizer)
+        tokenizer = (await packedGgufTokenizer(packed)) ?? (await folderTokenizer(source));
       if ((options.requireTokenizer ?? true) && !tokenizer) {
         throw new ModelFileError('model file "tokenizer.json" not found', {
           kind: "missing_file",
@@ -179,6 +230,7 @@ export class Engine {
         plan.residency,
         progress,
         options.hostMemoryBudget,
+        { quant: meta.headQuant, storage: meta.head },
       );
       return Engine.start(device, config, tokenizer, weights, plan, options, true);
     }
@@ -186,9 +238,23 @@ export class Engine {
       ...(options.ggufFile ? { ggufFile: options.ggufFile } : {}),
       requireTokenizer: options.requireTokenizer ?? true,
     });
+    if (!explicitTokenizer) {
+      const fromGguf = opened.ggufMetadata
+        ? await ggufTokenizer(opened.ggufMetadata, opened.ggufFile, packed, options.requireTokenizer ?? true)
+        : undefined;
+      tokenizer = fromGguf ?? (await folderTokenizer(source));
+    }
     const config = opened.config;
     const plan = residencyPlan(config, options);
-    const weights = await loadWeights(device, config, opened.tensors, quant, progress, plan.residency);
+    const weights = await loadWeights(
+      device,
+      config,
+      opened.tensors,
+      quant,
+      progress,
+      plan.residency,
+      headQuant,
+    );
     if (packed) await writePacked(device, config, weights, packed);
     const slot = weights.streamer?.slots[0];
     if (packed && slot && options.hostMemoryBudget !== undefined) {
@@ -225,23 +291,31 @@ export class Engine {
   ): Promise<Engine> {
     const { context, chunk } = plan;
     const kv = createKvCache(device, config, context);
-    const graph = new LlamaGraph(device, config, weights, kv, Math.min(chunk, kv.capacity));
+    options.onProgress?.({ phase: "compile", loaded: 0, total: 1, fraction: 0 });
+    let t = performance.now();
+    // Autotuning times candidate work splits of the decode GEMVs on this device (cached by adapter and
+    // shape) before the decode pipelines are built with the fastest.
+    const tuning =
+      options.tune && weights.quant === "int4"
+        ? await tuneDecodeGemvs(device, config, weights.layers[0]!, options.tune)
+        : undefined;
+    const tuneMs = performance.now() - t;
+    const graph = new LlamaGraph(device, config, weights, kv, Math.min(chunk, kv.capacity), tuning?.variants);
     const sampler = new GpuSampler(device, config.vocabSize, graph.act.logits, kv.capacity);
     const engine = new Engine(device, config, tokenizer, graph, sampler, weights.quant);
     engine.fromPacked = fromPacked;
     // A streamed layer's slot has the resident layers' layout, so layer 0 gives the per-layer size.
-    const perLayer = layerBytes(weights.layers[0]!);
-    const fixed = plan.fixedBytes(headBytes(weights.embed, config.tieWordEmbeddings));
     const streamer = weights.streamer;
-    engine.memory = {
-      perLayerBytes: perLayer,
-      fixedBytes: fixed,
-      totalBytes: fixed + perLayer * config.numLayers,
-      residentBytes:
-        fixed + perLayer * ((streamer?.resident ?? config.numLayers) + (streamer?.slots.length ?? 0)),
-    };
-    options.onProgress?.({ phase: "compile", loaded: 0, total: 1, fraction: 0 });
-    let t = performance.now();
+    engine.memory = plannedMemory(
+      plan,
+      config.numLayers,
+      layerBytes(weights.layers[0]!),
+      headBytes(weights.embed, weights.lmHead),
+      streamer ? { resident: streamer.resident, slots: streamer.slots.length } : undefined,
+    );
+    if (tuning) engine.tuning = tuning;
+    engine.loadTimings.tuneMs = tuneMs;
+    t = performance.now();
     engine.graph.decodeStep(sampler.state); // builds every decode pipeline now, not at the first token
     await device.queue.onSubmittedWorkDone();
     engine.loadTimings.compileMs = performance.now() - t;

@@ -3,7 +3,8 @@
 // same code reads a URL, a File or a local file and only the header bytes are read up front.
 // Tensors come out under HF names and HF shapes (GGUF lists dims innermost-first: ne0 = K, so a
 // linear layer's [K, N] is reversed to [N, K]), with llama q/k rows un-permuted (gguf-map.ts).
-// Q8_0 is dequantized to f32 (exact) for the INT4 quantizer; Q4_0 stays raw for repackQ4_0.
+// Q8_0 is dequantized to f32 (exact) for the INT4 quantizer, or kept raw on request for repackQ8_0 (an
+// INT8 lm_head); Q4_0 stays raw for repackQ4_0.
 
 import { GGMLQuantizationType, gguf } from "@huggingface/gguf";
 import { type ModelConfig, parseConfig } from "../config.ts";
@@ -203,7 +204,7 @@ export async function openGguf(source: FileSource, file?: string): Promise<GgufM
     name,
   );
 
-  const readTensor = async (tensor: string): Promise<TensorData> => {
+  const readTensor = async (tensor: string, options?: { keepBlocks?: boolean }): Promise<TensorData> => {
     const info = infos.get(tensor);
     if (!info)
       throw new ModelFileError(`tensor "${tensor}" is not in "${name}"`, {
@@ -214,7 +215,7 @@ export async function openGguf(source: FileSource, file?: string): Promise<GgufM
     let data = await readRaw(info);
     let dtype = info.dtype;
     const rows = info.shape.length === 2 ? info.shape[0]! : 1;
-    if (dtype === "Q8_0") {
+    if (dtype === "Q8_0" && !options?.keepBlocks) {
       const k = info.shape[info.shape.length - 1]!;
       const f = dequantizeQ8_0(data, info.byteLength / ((k / 32) * 34), k);
       data = new Uint8Array(f.buffer);

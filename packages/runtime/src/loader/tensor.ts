@@ -26,10 +26,10 @@ export interface TensorInfo {
 }
 
 export interface TensorData {
-  /** Dtype of `data` (may differ from the stored one: GGUF Q8_0 comes back dequantized as F32). */
+  /** Dtype of `data` (may differ from the stored one: GGUF Q8_0 comes back dequantized as F32 unless kept). */
   dtype: TensorDtype;
   shape: number[];
-  /** Little-endian element bytes, row-major; for Q4_0 the raw blocks, rows of ceil(K/32)·18 bytes. */
+  /** Little-endian element bytes, row-major; for Q4_0 (and kept Q8_0) the raw blocks, rows of K/32 blocks. */
   data: Uint8Array;
 }
 
@@ -37,7 +37,11 @@ export interface TensorData {
 export interface TensorSet {
   format: "safetensors" | "gguf";
   tensors: ReadonlyMap<string, TensorInfo>;
-  readTensor(name: string): Promise<TensorData>;
+  /**
+   * `keepBlocks`: a GGUF Q8_0 tensor comes back as its raw blocks (dtype "Q8_0", rows of K/32 blocks
+   * of 34 bytes) for a lossless repack (format/int8.ts repackQ8_0) instead of dequantized to F32.
+   */
+  readTensor(name: string, options?: { keepBlocks?: boolean }): Promise<TensorData>;
 }
 
 export const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);

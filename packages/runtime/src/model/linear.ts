@@ -1,21 +1,37 @@
 // A linear layer on the GPU: W (n, k), y = x·Wᵀ (+ bias), stored INT4 (quantized on the GPU at load)
-// or f32. A weight larger than one storage binding is split into row parts, each its own buffers;
-// GEMV runs one dispatch per part writing its slice of y (never truncated).
+// or f32, or INT8 (the lm_head of an INT4 model: GEMV only). A weight larger than one storage binding
+// is split into row parts, each its own buffers; GEMV runs one dispatch per part writing its slice of y
+// (never truncated).
 import {
   BLOCK,
   type Dispatch,
   denseGemm,
   denseGemv,
+  type GemvFusion,
+  type Int4GemvVariant,
   type Int4Matrix,
+  type Int8Matrix,
   int4Gemm,
   int4Gemv,
+  int4GemvKey,
   int4Quantize,
+  int8Gemv,
+  int8Quantize,
   runDispatches,
 } from "@wisp/kernels";
 import { ModelFileError } from "../errors.ts";
 
 export type Quant = "int4" | "f32";
 
+/** Autotuned INT4 GEMV variants by int4GemvKey (model/tuning.ts); absent keys run the default. */
+export type TunedVariants = ReadonlyMap<string, Int4GemvVariant>;
+/**
+ * How one Linear is stored: the model's Quant, or INT8 (kernels/src/format/int8.ts) — only ever the
+ * lm_head (and a tied embedding) of an INT4 model, which runs as a GEMV on one row at a time.
+ */
+export type LinearStorage = Quant | "int8";
+
+/** INT4 and INT8 parts both hold { qweight, scales }: Linear.quant tells them apart, never the keys. */
 type PartBuffers = { qweight: GPUBuffer; scales: GPUBuffer } | { w: GPUBuffer };
 export interface LinearPart {
   row0: number;
@@ -24,7 +40,7 @@ export interface LinearPart {
 }
 
 export interface Linear {
-  quant: Quant;
+  quant: LinearStorage;
   n: number;
   k: number;
   parts: LinearPart[];
@@ -32,13 +48,14 @@ export interface Linear {
   name: string;
 }
 
-/** Bytes per row as stored (INT4: quant words + the row's share of scales, rounded up). */
-function rowBytes(quant: Quant, k: number): number {
+/** Bytes per row as stored (INT4/INT8: quant words + the row's share of scales, rounded up). */
+function rowBytes(quant: LinearStorage, k: number): number {
+  if (quant === "int8") return Math.ceil(k / BLOCK) * 34;
   return quant === "int4" ? Math.ceil(k / BLOCK) * 18 : k * 4;
 }
 
 /** Row counts per part: multiples of 64 (256-byte aligned f32 output offsets) under the binding limit. */
-function splitRows(device: GPUDevice, quant: Quant, n: number, k: number): number[] {
+function splitRows(device: GPUDevice, quant: LinearStorage, n: number, k: number): number[] {
   const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
   const maxRows = Math.floor(limit / rowBytes(quant, k) / 64) * 64;
   if (maxRows < 64) throw new ModelFileError(`a row of ${k} weights does not fit in one storage binding`);
@@ -69,7 +86,7 @@ export function allocateLinear(
   name: string,
   n: number,
   k: number,
-  quant: Quant,
+  quant: LinearStorage,
   hasBias: boolean,
 ): Linear {
   const kb = Math.ceil(k / BLOCK);
@@ -82,7 +99,12 @@ export function allocateLinear(
             qweight: storageBuffer(device, `${name}.qweight`, rows * kb * 16),
             scales: storageBuffer(device, `${name}.scales`, Math.ceil((rows * kb) / 2) * 4),
           }
-        : { w: storageBuffer(device, name, rows * k * 4) };
+        : quant === "int8"
+          ? {
+              qweight: storageBuffer(device, `${name}.qweight8`, rows * kb * 32),
+              scales: storageBuffer(device, `${name}.scales8`, Math.ceil((rows * kb) / 2) * 4),
+            }
+          : { w: storageBuffer(device, name, rows * k * 4) };
     parts.push({ row0, rows, buffers });
     row0 += rows;
   }
@@ -127,10 +149,31 @@ function quantizeOnGpu(
   }
 }
 
+/** The INT8 counterpart of quantizeOnGpu (format/int8.ts: d = f16(max|x|/127), no search). */
+function quantizeInt8OnGpu(
+  device: GPUDevice,
+  label: string,
+  w: Float32Array,
+  rows: number,
+  k: number,
+  out: { qweight: GPUBuffer; scales: GPUBuffer },
+): void {
+  const kb = Math.ceil(k / BLOCK);
+  const chunkRows = Math.max(2, Math.floor((64 << 20) / (k * 4) / 2) * 2);
+  for (let r0 = 0; r0 < rows; r0 += chunkRows) {
+    const r1 = Math.min(rows, r0 + chunkRows);
+    const src = uploadF32(device, `${label}.src`, w.subarray(r0 * k, r1 * k));
+    runDispatches(device, [
+      int8Quantize(device, { rows: r1 - r0, k, format: "f32", dstBlockOffset: r0 * kb }, { src, ...out }),
+    ]);
+    src.destroy();
+  }
+}
+
 /**
  * W (n, k) f32 row-major → a GPU linear layer in the chosen storage. INT4 searches each block's scale
  * for the least squared error weighted by `importance` (per input column, e.g. the square of the
- * RMSNorm weight in front of this matrix; default all ones).
+ * RMSNorm weight in front of this matrix; default all ones); INT8 has no search and ignores it.
  */
 export function linearFromF32(
   device: GPUDevice,
@@ -138,7 +181,7 @@ export function linearFromF32(
   w: Float32Array,
   n: number,
   k: number,
-  quant: Quant,
+  quant: LinearStorage,
   bias?: Float32Array,
   importance?: Float32Array,
 ): Linear {
@@ -153,6 +196,7 @@ export function linearFromF32(
   for (const { row0, rows, buffers } of l.parts) {
     const slice = w.subarray(row0 * k, (row0 + rows) * k);
     if ("w" in buffers) device.queue.writeBuffer(buffers.w, 0, slice as Float32Array<ArrayBuffer>);
+    else if (quant === "int8") quantizeInt8OnGpu(device, name, slice, rows, k, buffers);
     else quantizeOnGpu(device, name, slice, rows, k, imp!, buffers);
   }
   imp?.destroy();
@@ -173,6 +217,24 @@ export function linearFromInt4(device: GPUDevice, name: string, m: Int4Matrix): 
   return l;
 }
 
+/**
+ * An INT8 matrix (GGUF Q8_0 repacked, format/int8.ts) → a GPU linear layer, any number of row parts:
+ * a part's rows start at a multiple of 64, so its first block is even and its scales are whole words
+ * of the matrix's own.
+ */
+export function linearFromInt8(device: GPUDevice, name: string, m: Int8Matrix): Linear {
+  const l = allocateLinear(device, name, m.n, m.k, "int8", false);
+  for (const { row0, rows, buffers } of l.parts) {
+    if (!("qweight" in buffers)) throw new Error("unreachable: an INT8 part without qweight");
+    const b0 = row0 * m.kb;
+    const q = m.qweight.subarray(b0 * 8, (b0 + rows * m.kb) * 8);
+    const s = m.scales.subarray(b0 / 2, Math.ceil((b0 + rows * m.kb) / 2));
+    device.queue.writeBuffer(buffers.qweight, 0, q as Uint32Array<ArrayBuffer>);
+    device.queue.writeBuffer(buffers.scales, 0, s as Uint32Array<ArrayBuffer>);
+  }
+  return l;
+}
+
 /** Every GPU buffer of a linear layer: each part's, then the bias (the packing order). */
 export function linearBuffers(l: Linear): GPUBuffer[] {
   return [...l.parts.flatMap((p) => Object.values(p.buffers) as GPUBuffer[]), ...(l.bias ? [l.bias] : [])];
@@ -184,7 +246,9 @@ function partBias(l: Linear, p: LinearPart): GPUBufferBinding | undefined {
 
 /**
  * y[0..m) = x·Wᵀ for decode (m ≤ 8): one GEMV per part, each writing y columns [row0, row0+rows).
- * x: (m, k) f32; y: (m, n) f32 — with several parts m must be 1 (y slices are per row).
+ * x: (m, k) f32; y: (m, n) f32 — with several parts m must be 1 (y slices are per row). `fuse`
+ * (INT4 only): an RMSNorm or SwiGLU prologue and a residual epilogue in the same dispatch. `tuned`:
+ * this device's choice of work split per shape (bit-identical to the default).
  */
 export function gemv(
   device: GPUDevice,
@@ -193,8 +257,13 @@ export function gemv(
   x: GPUBuffer,
   y: GPUBuffer,
   yOffset = 0,
+  fuse: GemvFusion = {},
+  tuned?: TunedVariants,
 ): Dispatch[] {
   if (l.parts.length > 1 && m !== 1) throw new Error(`${l.name}: split weights need m = 1`);
+  const fused = fuse.norm !== undefined || fuse.swiglu === true || fuse.residual === true;
+  if (fused && l.quant !== "int4") throw new Error(`${l.name}: fused GEMV needs INT4 weights`);
+  if (l.quant === "int8") return int8Gemvs(device, l, m, x, y, yOffset);
   return l.parts.map((p) => {
     const yb =
       l.parts.length === 1 && yOffset === 0
@@ -203,15 +272,65 @@ export function gemv(
     const shape = { m, n: p.rows, k: l.k };
     const bias = partBias(l, p);
     return "qweight" in p.buffers
-      ? int4Gemv(device, shape, {
-          x,
-          qweight: p.buffers.qweight,
-          scales: p.buffers.scales,
-          y: yb,
-          ...(bias ? { bias } : {}),
-        })
+      ? int4Gemv(
+          device,
+          shape,
+          {
+            x,
+            qweight: p.buffers.qweight,
+            scales: p.buffers.scales,
+            y: yb,
+            ...(bias ? { bias } : {}),
+          },
+          tuned?.get(int4GemvKey(shape, fuse)) ?? {},
+          fuse,
+        )
       : denseGemv(device, shape, "f32", { x, w: p.buffers.w, y: yb, ...(bias ? { bias } : {}) });
   });
+}
+
+/** gemv for INT8 storage: the same parts and y slices, int8Gemv per part. */
+function int8Gemvs(
+  device: GPUDevice,
+  l: Linear,
+  m: number,
+  x: GPUBuffer,
+  y: GPUBuffer,
+  yOffset: number,
+): Dispatch[] {
+  return l.parts.map((p) => {
+    if (!("qweight" in p.buffers)) throw new Error("unreachable: an INT8 part without qweight");
+    const yb =
+      l.parts.length === 1 && yOffset === 0
+        ? y
+        : { buffer: y, offset: yOffset + p.row0 * 4, size: p.rows * 4 * m };
+    const bias = partBias(l, p);
+    return int8Gemv(
+      device,
+      { m, n: p.rows, k: l.k },
+      { x, qweight: p.buffers.qweight, scales: p.buffers.scales, y: yb, ...(bias ? { bias } : {}) },
+    );
+  });
+}
+
+/**
+ * Bytes a Linear of this shape and storage takes on this device and its number of row parts (a gather
+ * table must be one part: the embedding kernels read one binding), without GPU memory: allocateLinear
+ * itself runs against a stand-in device that only records buffer sizes, so the two cannot disagree.
+ */
+export function linearLayout(
+  device: GPUDevice,
+  n: number,
+  k: number,
+  quant: LinearStorage,
+  hasBias: boolean,
+): { bytes: number; parts: number } {
+  const sizes = {
+    limits: device.limits,
+    createBuffer: (d: GPUBufferDescriptor) => ({ label: d.label ?? "", size: d.size, destroy() {} }),
+  } as unknown as GPUDevice;
+  const l = allocateLinear(sizes, "layout", n, k, quant, hasBias);
+  return { bytes: linearBytes(l), parts: l.parts.length };
 }
 
 /** Y = X·Wᵀ for prefill (any m): one tiled GEMM. Split weights are refused (lm_head uses gemv). */
@@ -222,6 +341,7 @@ export function gemm(device: GPUDevice, l: Linear, m: number, x: GPUBuffer, y: G
       `${l.name}: ${l.n}x${l.k} exceeds one storage binding on this device for prefill`,
     );
   }
+  if (l.quant === "int8") throw new Error(`${l.name}: INT8 weights have no GEMM (the lm_head runs as GEMV)`);
   const shape = { m, n: l.n, k: l.k };
   const bias = l.bias ? { bias: l.bias } : {};
   return "qweight" in p.buffers

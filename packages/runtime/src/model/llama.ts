@@ -20,7 +20,7 @@ import {
 } from "@wisp/kernels";
 import type { ModelConfig } from "../config.ts";
 import type { KvCache } from "./kv-cache.ts";
-import { gemm, gemv, storageBuffer } from "./linear.ts";
+import { gemm, gemv, storageBuffer, type TunedVariants } from "./linear.ts";
 import type { ModelWeights } from "./weights.ts";
 
 /** Activations for up to `chunk` tokens (shapes in f32 elements). */
@@ -96,6 +96,8 @@ export class LlamaGraph {
     readonly weights: ModelWeights,
     readonly kv: KvCache,
     chunk: number,
+    /** this device's autotuned decode GEMV variants (model/tuning.ts; bit-identical to the default) */
+    readonly tuned?: TunedVariants,
   ) {
     this.act = createActivations(device, config, chunk);
     const scaling = config.ropeScaling;
@@ -113,9 +115,10 @@ export class LlamaGraph {
     if (p.length !== 1)
       throw new RangeError("the embedding table exceeds one storage binding on this device");
     const b = p[0]!.buffers;
-    return "qweight" in b
-      ? { format: "int4", qweight: b.qweight, scales: b.scales }
-      : { format: "f32", table: b.w };
+    if (!("qweight" in b)) return { format: "f32", table: b.w };
+    // A tied table is the lm_head's storage: INT8 in an INT4 model (weights.ts headStorage).
+    const format = this.weights.embed.quant === "int8" ? "int8" : "int4";
+    return { format, qweight: b.qweight, scales: b.scales };
   }
 
   /**
@@ -129,17 +132,32 @@ export class LlamaGraph {
     const qRowStride = (c.numHeads + 2 * c.numKvHeads) * c.headDim;
     const lin = (l: (typeof w.layers)[number]["qkv"], x: GPUBuffer, y: GPUBuffer) =>
       decode ? gemv(device, l, tokens, x, y) : [gemm(device, l, tokens, x, y)];
+    const norm = (weight: GPUBuffer) =>
+      rmsNorm(device, { rows: tokens, dim: c.hiddenSize, eps: c.rmsNormEps }, { x: a.x, weight, out: a.h });
+    const residual = () => residualAdd(device, { n: tokens * c.hiddenSize }, { x: a.x, y: a.proj });
+    // Decode with INT4 weights folds the norms, SwiGLU and the residual adds into the GEMVs
+    // (int4_gemv.wgsl, bit-identical to the separate kernels); prefill and f32 weights run them apart.
+    const fused = decode && w.quant === "int4";
+    const t = this.tuned;
     w.layers.forEach((l, i) => {
       const out: Dispatch[] = [];
       lists.push(out);
-      out.push(
-        rmsNorm(
-          device,
-          { rows: tokens, dim: c.hiddenSize, eps: c.rmsNormEps },
-          { x: a.x, weight: l.inputNorm, out: a.h },
-        ),
-      );
-      out.push(...lin(l.qkv, a.h, a.qkv));
+      if (fused) {
+        out.push(
+          ...gemv(
+            device,
+            l.qkv,
+            tokens,
+            a.x,
+            a.qkv,
+            0,
+            { norm: { weight: l.inputNorm, eps: c.rmsNormEps } },
+            t,
+          ),
+        );
+      } else {
+        out.push(norm(l.inputNorm), ...lin(l.qkv, a.h, a.qkv));
+      }
       out.push(
         ropeKvAppend(
           device,
@@ -168,19 +186,26 @@ export class LlamaGraph {
       } else {
         out.push(attentionPrefill(device, { ...heads, qRowStride, tokens }, attnIo));
       }
-      out.push(...lin(l.o, a.attn, a.proj));
-      out.push(residualAdd(device, { n: tokens * c.hiddenSize }, { x: a.x, y: a.proj }));
-      out.push(
-        rmsNorm(
-          device,
-          { rows: tokens, dim: c.hiddenSize, eps: c.rmsNormEps },
-          { x: a.x, weight: l.postNorm, out: a.h },
-        ),
-      );
-      out.push(...lin(l.gateUp, a.h, a.gateUp));
-      out.push(swiglu(device, { tokens, inter: c.intermediateSize }, { gateUp: a.gateUp, out: a.act }));
-      out.push(...lin(l.down, a.act, a.proj));
-      out.push(residualAdd(device, { n: tokens * c.hiddenSize }, { x: a.x, y: a.proj }));
+      if (fused) {
+        out.push(
+          ...gemv(device, l.o, tokens, a.attn, a.x, 0, { residual: true }, t),
+          ...gemv(
+            device,
+            l.gateUp,
+            tokens,
+            a.x,
+            a.gateUp,
+            0,
+            { norm: { weight: l.postNorm, eps: c.rmsNormEps } },
+            t,
+          ),
+          ...gemv(device, l.down, tokens, a.gateUp, a.x, 0, { swiglu: true, residual: true }, t),
+        );
+      } else {
+        out.push(...lin(l.o, a.attn, a.proj), residual(), norm(l.postNorm), ...lin(l.gateUp, a.h, a.gateUp));
+        out.push(swiglu(device, { tokens, inter: c.intermediateSize }, { gateUp: a.gateUp, out: a.act }));
+        out.push(...lin(l.down, a.act, a.proj), residual());
+      }
     });
     return lists;
   }
@@ -231,7 +256,10 @@ export class LlamaGraph {
     return this.decode;
   }
 
-  /** lm_head on hLast → logits. */
+  /**
+   * lm_head on hLast → logits. Always one row (the last position when generating; `logits` runs it per
+   * position), so a GEMV suffices for every storage: the INT8 lm_head has no GEMM.
+   */
   head(): Dispatch[] {
     return gemv(this.device, this.weights.lmHead, 1, this.act.hLast, this.act.logits);
   }

@@ -1,11 +1,11 @@
-// Packed weights: the GPU-ready bytes of a loaded model (INT4 blocks and f16 scales, or f32; f32 norms
-// and biases) in groups — "embed", "lm_head" (untied only), "norm", "layer.<i>" — each the
+// Packed weights: the GPU-ready bytes of a loaded model (INT4 blocks, an INT8 lm_head, f16 scales, or
+// f32; f32 norms and biases) in groups — "embed", "lm_head" (untied only), "norm", "layer.<i>" — each the
 // concatenation of its buffers in a fixed order. What the weight store caches (the second load reads
 // these and neither parses a checkpoint nor quantizes), what weight streaming uploads, and what the
 // bench makes up. A group's layout depends only on the config, the storage and the device's binding
 // limit (row splits), all recorded in the meta; anything else invalidates the cache.
 import type { ModelConfig } from "../config.ts";
-import { allocateLinear, linearBuffers, type Quant, storageBuffer } from "./linear.ts";
+import { type LinearStorage, linearBuffers, type Quant, storageBuffer } from "./linear.ts";
 import {
   type HostLayerSource,
   headBytes,
@@ -15,15 +15,30 @@ import {
   readBuffers,
   splitBytes as split,
 } from "./streaming.ts";
-import { allocateLayer, type LayerWeights, type ModelWeights, type ResidencyPlan } from "./weights.ts";
+import {
+  allocateHead,
+  allocateLayer,
+  type HeadQuant,
+  headStorage,
+  type LayerWeights,
+  type ModelWeights,
+  type ResidencyPlan,
+} from "./weights.ts";
 
-/** Bump when the packed layout changes (INT4 format, group order, buffer order). */
-export const PACKED_FORMAT = 1;
+/**
+ * Bump when the packed layout changes (INT4/INT8 format, group order, buffer order). 2: an INT4
+ * model's lm_head (and tied embedding) is INT8; a format-1 cache holds it in INT4 and is not read.
+ */
+export const PACKED_FORMAT = 2;
 export const PACKED_META = "packed/meta.json";
 
 export interface PackedMeta {
   format: number;
   quant: Quant;
+  /** the lm_head storage asked for (LoadOptions.headQuant) */
+  headQuant: HeadQuant;
+  /** how the lm_head (and a tied embedding) is stored (headStorage: it may differ from headQuant) */
+  head: LinearStorage;
   /** min(maxStorageBufferBindingSize, maxBufferSize) of the device the groups were laid out for */
   bindingLimit: number;
   config: ModelConfig;
@@ -84,26 +99,22 @@ export async function weightsFromPacked(
   onProgress?: (p: { phase: "read"; loaded: number; total: number }) => void,
   /** host memory for streamed layers (bytes): whole layers that fit stay, the others are re-read per pass */
   hostBytes = Number.POSITIVE_INFINITY,
+  /** the lm_head's storage as asked for and as stored (a cache's meta); default: headStorage's rule */
+  head: { quant: HeadQuant; storage: LinearStorage } = {
+    quant: "int8",
+    storage: headStorage(device, c, quant),
+  },
 ): Promise<ModelWeights> {
   const made: GPUBuffer[] = [];
   const total = groupNames(c).length;
   let loaded = 0;
   const step = () => onProgress?.({ phase: "read", loaded: ++loaded, total });
   try {
-    const embed = allocateLinear(
-      device,
-      "model.embed_tokens.weight",
-      c.vocabSize,
-      c.hiddenSize,
-      quant,
-      false,
-    );
+    const { embed, lmHead } = allocateHead(device, c, quant, head.storage);
     made.push(...linearBuffers(embed));
     write(device, linearBuffers(embed), await read("embed"), "embed");
     step();
-    let lmHead = embed;
-    if (!c.tieWordEmbeddings) {
-      lmHead = allocateLinear(device, "lm_head.weight", c.vocabSize, c.hiddenSize, quant, false);
+    if (lmHead !== embed) {
       made.push(...linearBuffers(lmHead));
       write(device, linearBuffers(lmHead), await read("lm_head"), "lm_head");
       step();
@@ -122,7 +133,7 @@ export async function weightsFromPacked(
         const layer = allocateLayer(device, c, quant, i);
         made.push(...layerBuffers(layer));
         if (i === 0 && residency) {
-          plan = residency(layerBytes(layer), headBytes(embed, c.tieWordEmbeddings));
+          plan = residency(layerBytes(layer), headBytes(embed, lmHead));
         }
         if (!plan || i < plan.resident) {
           write(device, layerBuffers(layer), bytes, `layer.${i}`);
@@ -158,7 +169,15 @@ export async function weightsFromPacked(
     if (streamer && Number.isFinite(hostBytes)) {
       streamer.bound(hostLayerCount(hostBytes, slots[0]!), layerSource(read, slots[0]!));
     }
-    return { quant, embed, layers, finalNorm, lmHead, ...(streamer ? { streamer } : {}) };
+    return {
+      quant,
+      headQuant: head.quant,
+      embed,
+      layers,
+      finalNorm,
+      lmHead,
+      ...(streamer ? { streamer } : {}),
+    };
   } catch (e) {
     for (const b of made) b.destroy();
     throw e;
@@ -219,6 +238,8 @@ export async function writePacked(
   const meta: PackedMeta = {
     format: PACKED_FORMAT,
     quant: w.quant,
+    headQuant: w.headQuant,
+    head: w.lmHead.quant,
     bindingLimit: bindingLimit(device),
     config,
     groups,
@@ -227,11 +248,15 @@ export async function writePacked(
   return meta;
 }
 
-/** The cache's meta when it holds complete packed weights usable on this device with this storage. */
+/**
+ * The cache's meta when it holds complete packed weights usable on this device with this storage (and,
+ * for INT4, this lm_head storage asked for).
+ */
 export async function readPackedMeta(
   device: GPUDevice,
   cache: PackedCache,
   quant: Quant,
+  headQuant: HeadQuant = "int8",
 ): Promise<PackedMeta | undefined> {
   const raw = await cache.get(PACKED_META);
   if (!raw) return undefined;
@@ -244,6 +269,8 @@ export async function readPackedMeta(
   const ok =
     meta.format === PACKED_FORMAT &&
     meta.quant === quant &&
+    (quant === "f32" || meta.headQuant === headQuant) &&
+    ["int4", "int8", "f32"].includes(meta.head) &&
     meta.bindingLimit === bindingLimit(device) &&
     groupNames(meta.config).every((g) => typeof meta.groups[g] === "number");
   return ok ? meta : undefined;

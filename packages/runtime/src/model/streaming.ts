@@ -18,8 +18,15 @@ export function layerBuffers(l: LayerWeights): GPUBuffer[] {
   ];
 }
 
-/** Embedding + lm_head bytes (an untied lm_head has the embedding's shape and storage). */
-export const headBytes = (embed: Linear, tied: boolean): number => linearBytes(embed) * (tied ? 1 : 2);
+/**
+ * Embedding + lm_head bytes. `lmHead`: the lm_head (the embedding itself when tied: counted once), or
+ * an untied lm_head's bytes before it exists (linearLayout). The two differ in storage in an INT4 model
+ * (its lm_head is INT8: weights.ts headStorage), so one is never the other's size.
+ */
+export function headBytes(embed: Linear, lmHead: Linear | number): number {
+  if (typeof lmHead === "number") return linearBytes(embed) + lmHead;
+  return linearBytes(embed) + (lmHead === embed ? 0 : linearBytes(lmHead));
+}
 
 export const layerBytes = (l: LayerWeights): number => layerBuffers(l).reduce((s, b) => s + b.size, 0);
 

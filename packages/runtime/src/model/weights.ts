@@ -3,17 +3,22 @@
 // row [gate | up]), norms as f32. Weights are widened to f32 on the CPU (exact), checked for NaN,
 // then quantized to INT4 on the GPU (the CPU spec's scale search, kernels/src/format/int4.ts) unless
 // quant is "f32". The search weighs each input column's error by the square of the RMSNorm weight that
-// scales that input (q/k/v: input norm; gate/up: post-attention norm; lm_head and a tied embedding:
-// final norm); o and down see no norm and search unweighted. GGUF Q4_0 is repacked losslessly instead
-// of re-quantized.
-import { dequantizeInt4, repackQ4_0 } from "@wisp/kernels";
+// scales that input (q/k/v: input norm; gate/up: post-attention norm; an INT4 lm_head and tied
+// embedding: final norm); o and down see no norm and search unweighted. GGUF Q4_0 is repacked losslessly instead
+// of re-quantized. An INT4 model's lm_head (and its embedding when tied: the same table) is INT8
+// instead (kernels/src/format/int8.ts; headStorage below has the exceptions), quantized on the GPU or
+// repacked losslessly from GGUF Q8_0: 4 bits cost stories260K +14.6% perplexity, mostly there.
+import { dequantizeInt4, repackQ4_0, repackQ8_0 } from "@wisp/kernels";
 import type { ModelConfig } from "../config.ts";
-import { assertFinite, type TensorSet, toF32 } from "../loader/tensor.ts";
+import { assertFinite, type TensorDtype, type TensorSet, toF32 } from "../loader/tensor.ts";
 import {
   allocateLinear,
   type Linear,
+  type LinearStorage,
   linearFromF32,
   linearFromInt4,
+  linearFromInt8,
+  linearLayout,
   type Quant,
   storageBuffer,
   uploadF32,
@@ -39,6 +44,8 @@ export interface LayerWeights {
 
 export interface ModelWeights {
   quant: Quant;
+  /** The lm_head storage asked for (the one stored: lmHead.quant, see headStorage). */
+  headQuant: HeadQuant;
   /** The token embedding (vocab, hidden) as a Linear: its parts are the gather tables; tied lm_head reuses it. */
   embed: Linear;
   layers: LayerWeights[];
@@ -63,6 +70,55 @@ export interface LoadProgress {
   total: number;
 }
 
+/**
+ * The lm_head's storage in an INT4 model: INT8 (default; 8.5 bits a weight) or INT4 as every other
+ * matrix (4.5 bits: half the lm_head's bytes per token, at a perplexity cost — ARCHITECTURE.md).
+ */
+export type HeadQuant = "int8" | "int4";
+
+/**
+ * How the lm_head (and a tied embedding, the same table) is stored: f32 in an f32 model; in an INT4
+ * model `headQuant`, except INT4 when the checkpoint already holds it in 4 bits (GGUF Q4_0: repacked
+ * losslessly — 8 bits would add bytes and rounding, not information) or when a tied table in INT8
+ * would not fit one storage binding (the embedding gather reads one) while INT4 would.
+ */
+export function headStorage(
+  device: GPUDevice,
+  c: ModelConfig,
+  quant: Quant,
+  headQuant: HeadQuant = "int8",
+  sourceDtype?: TensorDtype,
+): LinearStorage {
+  if (quant === "f32") return "f32";
+  if (headQuant === "int4" || sourceDtype === "Q4_0") return "int4";
+  if (c.tieWordEmbeddings && linearLayout(device, c.vocabSize, c.hiddenSize, "int8", false).parts > 1) {
+    return "int4";
+  }
+  return "int8";
+}
+
+/** The embedding and lm_head buffers without contents: tied, one Linear in the head's storage. */
+export function allocateHead(
+  device: GPUDevice,
+  c: ModelConfig,
+  quant: Quant,
+  head: LinearStorage,
+): { embed: Linear; lmHead: Linear } {
+  const tied = c.tieWordEmbeddings;
+  const embed = allocateLinear(
+    device,
+    "model.embed_tokens.weight",
+    c.vocabSize,
+    c.hiddenSize,
+    tied ? head : quant,
+    false,
+  );
+  const lmHead = tied
+    ? embed
+    : allocateLinear(device, "lm_head.weight", c.vocabSize, c.hiddenSize, head, false);
+  return { embed, lmHead };
+}
+
 /** One transformer layer's buffers without contents (the layout loadWeights produces). */
 export function allocateLayer(device: GPUDevice, c: ModelConfig, quant: Quant, i: number): LayerWeights {
   const p = `model.layers.${i}`;
@@ -83,7 +139,7 @@ export function allocateLayer(device: GPUDevice, c: ModelConfig, quant: Quant, i
   return l;
 }
 
-type ReadTensor = (name: string) => ReturnType<TensorSet["readTensor"]>;
+type ReadTensor = TensorSet["readTensor"];
 
 async function readF32(read: ReadTensor, name: string): Promise<Float32Array> {
   const t = await read(name);
@@ -115,6 +171,7 @@ export async function loadWeights(
   quant: Quant,
   onProgress?: (p: LoadProgress) => void,
   residency?: ResidencyPlan,
+  headQuant: HeadQuant = "int8",
 ): Promise<ModelWeights> {
   const { hiddenSize: h, intermediateSize: inter, numHeads, numKvHeads, headDim, vocabSize } = config;
   const total = config.numLayers + 2;
@@ -122,21 +179,34 @@ export async function loadWeights(
   const step = () => onProgress?.({ phase: "quantize", loaded: ++loaded, total });
   const totalBytes = [...tensors.tensors.values()].reduce((s, t) => s + t.byteLength, 0);
   let readBytes = 0;
-  const read: ReadTensor = async (name) => {
-    const t = await tensors.readTensor(name);
+  const read: ReadTensor = async (name, options) => {
+    const t = await tensors.readTensor(name, options);
     readBytes += t.data.byteLength;
     onProgress?.({ phase: "download", loaded: readBytes, total: totalBytes });
     return t;
   };
 
-  /** One matrix (n, k): GGUF Q4_0 is repacked when the storage is INT4, anything else widened. */
-  const matrix = async (name: string, n: number, k: number, importance?: Float32Array): Promise<Linear> => {
+  /**
+   * One matrix (n, k): GGUF Q4_0 is repacked when the storage is INT4, GGUF Q8_0 when it is INT8,
+   * anything else widened and quantized (or kept f32).
+   */
+  const matrix = async (
+    name: string,
+    n: number,
+    k: number,
+    importance?: Float32Array,
+    storage: LinearStorage = quant,
+  ): Promise<Linear> => {
     const info = tensors.tensors.get(name);
-    if (info?.dtype === "Q4_0" && quant === "int4") {
+    if (info?.dtype === "Q4_0" && storage === "int4") {
       const t = await read(name);
       return linearFromInt4(device, name, repackQ4_0(t.data, n, k));
     }
-    return linearFromF32(device, name, await readF32(read, name), n, k, quant, undefined, importance);
+    if (info?.dtype === "Q8_0" && storage === "int8") {
+      const t = await read(name, { keepBlocks: true });
+      return linearFromInt8(device, name, repackQ8_0(t.data, n, k));
+    }
+    return linearFromF32(device, name, await readF32(read, name), n, k, storage, undefined, importance);
   };
   const fused = async (
     label: string,
@@ -165,11 +235,15 @@ export async function loadWeights(
   const normSquared = (g: Float32Array) => g.map((v) => v * v);
 
   const finalNormF32 = await readF32(read, "model.norm.weight");
+  const tied = config.tieWordEmbeddings;
+  const headName = tied ? "model.embed_tokens.weight" : "lm_head.weight";
+  const head = headStorage(device, config, quant, headQuant, tensors.tensors.get(headName)?.dtype);
   const embed = await matrix(
     "model.embed_tokens.weight",
     vocabSize,
     h,
-    config.tieWordEmbeddings ? normSquared(finalNormF32) : undefined,
+    tied ? normSquared(finalNormF32) : undefined,
+    tied ? head : quant,
   );
   step();
   const layers: LayerWeights[] = [];
@@ -204,7 +278,10 @@ export async function loadWeights(
       layer.qNorm = await vector(`${a}.q_norm.weight`);
       layer.kNorm = await vector(`${a}.k_norm.weight`);
     }
-    if (i === 0 && residency) plan = residency(layerBytes(layer), headBytes(embed, config.tieWordEmbeddings));
+    if (i === 0 && residency) {
+      const lmHead = tied ? embed : linearLayout(device, vocabSize, h, head, false).bytes;
+      plan = residency(layerBytes(layer), headBytes(embed, lmHead));
+    }
     if (plan && i >= plan.resident) {
       // A streamed layer: keep its packed bytes in host memory; the GPU copy goes.
       while (slots.length < plan.slots) slots.push(allocateLayer(device, config, quant, i));
@@ -217,12 +294,10 @@ export async function loadWeights(
     step();
   }
   const finalNorm = uploadF32(device, "model.norm.weight", finalNormF32);
-  const lmHead = config.tieWordEmbeddings
-    ? embed
-    : await matrix("lm_head.weight", vocabSize, h, normSquared(finalNormF32));
+  const lmHead = tied ? embed : await matrix("lm_head.weight", vocabSize, h, normSquared(finalNormF32), head);
   step();
   await device.queue.onSubmittedWorkDone();
   const streamer =
     host.size && plan ? new LayerStreamer(device, plan.resident, host.size, slots, host) : undefined;
-  return { quant, embed, layers, finalNorm, lmHead, ...(streamer ? { streamer } : {}) };
+  return { quant, headQuant, embed, layers, finalNorm, lmHead, ...(streamer ? { streamer } : {}) };
 }

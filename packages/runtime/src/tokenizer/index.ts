@@ -7,6 +7,14 @@ export {
 export { cleanUpTokenizationSpaces } from "./cleanup.ts";
 export { ChatTemplateError } from "./errors.ts";
 export { type ReadFolderFile, TOKENIZER_FILE_NAMES, tokenizerFromFolderFiles } from "./folder.ts";
+export {
+  type GgufMetadata,
+  ggufTokenizerFiles,
+  ggufTokenizerMetadata,
+  mergesFromScores,
+  tokenizerFromGguf,
+} from "./gguf.ts";
+export { PRE_TOKENIZERS } from "./gguf-pre.ts";
 export type { StreamDecoder } from "./stream.ts";
 export {
   type DecodeOptions,

@@ -9,6 +9,7 @@ import {
   filesSource,
   hasIndexedDb,
   hfSource,
+  indexedDbTuneCache,
   ModelFileError,
   type ModelStore,
   openModelStore,
@@ -20,18 +21,22 @@ import { cachedModelSource } from "../cache/source.ts";
 import type {
   BatchCallback,
   ChatGenerationRequest,
+  DeviceProbe,
   EngineStats,
   GenerationOutcome,
   GenerationParams,
   LoadRequest,
   ModelInfo,
   ModelSpec,
+  ProbeProgressCallback,
+  ProbeRequest,
   ProgressCallback,
   TextGenerationRequest,
   WispWorkerApi,
 } from "../protocol.ts";
 import { BatchPump } from "./batch.ts";
 import { type AcquiredGpu, requestWispDevice } from "./device.ts";
+import { probe } from "./probe.ts";
 
 /** In-thread only (not cloneable): any FileSource as well, e.g. folderSource() from @wisp/runtime/node. */
 export type LocalModelSpec =
@@ -205,6 +210,7 @@ export class LocalWispBackend implements WispWorkerApi {
         : {}),
       ...(ggufFile ? { ggufFile } : {}),
       ...(cached ? { packed: cached.packed } : {}),
+      ...(request.tune === false ? {} : { tune: hasIndexedDb() ? { cache: indexedDbTuneCache() } : {} }),
       // Reading tensors from the store is not a download: reported as "read" so that "download"
       // (bytes over the network, once) does not start again from zero.
       onProgress: cached ? (p) => progress(p.phase === "download" ? { ...p, phase: "read" } : p) : progress,
@@ -292,6 +298,22 @@ export class LocalWispBackend implements WispWorkerApi {
       // A copy: the engine keeps counting into its own object.
       ...(this.engine?.streamStats ? { streaming: { ...this.engine.streamStats } } : {}),
     };
+  }
+
+  /**
+   * Times this device on a model's shapes with random weights (the runtime's probeModel): nothing is
+   * downloaded but config.json when only `request.model` is given; a loaded model is left alone.
+   * `signal` (in-thread only; across the worker probeDevice() ends the worker) stops it within a
+   * decode step with Aborted.
+   */
+  async probe(
+    request: ProbeRequest,
+    onProgress?: ProbeProgressCallback,
+    signal?: AbortSignal,
+  ): Promise<DeviceProbe> {
+    const device = await this.device();
+    const adapter = this.gpu?.description ?? "device given by the host";
+    return probe(device, adapter, request, onProgress, signal);
   }
 
   private generate(

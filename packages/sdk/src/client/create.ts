@@ -39,6 +39,11 @@ export interface CreateEngineOptions {
    */
   hostMemoryBudget?: number;
   /**
+   * Autotune the decode kernels on this GPU at load (at most 2 s, the first time: the choices are kept
+   * in IndexedDB by adapter and shape; the output is the same either way). Default: true.
+   */
+  tune?: boolean;
+  /**
    * Aborts the load: the worker is terminated at once (download, quantization and GPU memory end
    * with it) and createEngine rejects with `Aborted`.
    */
@@ -88,6 +93,7 @@ export async function createEngine(options: CreateEngineOptions): Promise<WispEn
     ...(options.quant ? { quant: options.quant } : {}),
     ...(options.contextLength ? { contextLength: options.contextLength } : {}),
     ...(options.cache !== undefined ? { cache: options.cache } : {}),
+    ...(options.tune !== undefined ? { tune: options.tune } : {}),
     ...streamingRequest(options),
   };
   if (options.signal?.aborted) throw new Aborted("the model load was aborted");

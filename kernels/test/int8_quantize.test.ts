@@ -1,0 +1,4 @@
+import { int8QuantizeCases } from "./cases/int8_quantize.ts";
+import { runCases } from "./harness.ts";
+
+runCases(int8QuantizeCases);
