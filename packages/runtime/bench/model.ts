@@ -1,4 +1,4 @@
-// Model bench: whole-model prefill and decode with random (non-zero) INT4 weights of real shapes,
+// Model bench (Node; the measurement is model-run.ts, shared with the browser page bench/page): whole-model prefill and decode with random (non-zero) INT4 weights of real shapes,
 // and weight streaming under GPU memory budgets, next to the same run's copy-kernel bandwidth (the
 // roofline) and queue.writeBuffer bandwidth. Prints a compact table; with OUT set, writes
 // $OUT/model-bench.json.
@@ -8,14 +8,10 @@ import { writeFileSync } from "node:fs";
 import { nodeDevice } from "@wisp/gpu-test/node";
 import { copyDispatch } from "../../../kernels/bench/copy.ts";
 import { timeRuns, writeBufferBandwidth } from "../../../kernels/bench/timer.ts";
-import type { ModelConfig } from "../src/config.ts";
-import { Engine, residencyPlan } from "../src/engine/engine.ts";
 import { kvCacheBytes } from "../src/model/kv-cache.ts";
-import { linearBytes } from "../src/model/linear.ts";
 import { activationBytes } from "../src/model/llama.ts";
-import { groupNames, weightsFromPacked } from "../src/model/packed.ts";
 import { randomGroups } from "../src/model/random-weights.ts";
-import { headBytes } from "../src/model/streaming.ts";
+import { benchShape, benchShapes, print, type Row, table } from "./model-run.ts";
 
 const MB = 1 << 20;
 const args = process.argv.slice(2);
@@ -23,228 +19,8 @@ const quick = args.includes("--quick");
 const stream = args.includes("--stream");
 const filter = args.find((a) => !a.startsWith("--"));
 
-const llama = (o: Partial<ModelConfig>): ModelConfig => ({
-  architecture: "LlamaForCausalLM",
-  modelType: "llama",
-  hiddenSize: 2048,
-  intermediateSize: 8192,
-  numLayers: 16,
-  numHeads: 32,
-  numKvHeads: 8,
-  headDim: 64,
-  vocabSize: 128256,
-  rmsNormEps: 1e-5,
-  ropeTheta: 500000,
-  ropeScaling: { type: "none" },
-  tieWordEmbeddings: true,
-  attentionBias: false,
-  qkNorm: false,
-  maxPositionEmbeddings: 131072,
-  bosTokenId: 1,
-  eosTokenIds: [2],
-  ...o,
-});
-
-/** The shapes of their config.json files (rope scaling does not change the cost). */
-const SHAPES: Record<string, ModelConfig> = quick
-  ? {
-      "tiny-llama": llama({
-        hiddenSize: 512,
-        intermediateSize: 2048,
-        numLayers: 8,
-        numHeads: 8,
-        numKvHeads: 2,
-        headDim: 64,
-        vocabSize: 1024,
-      }),
-    }
-  : {
-      "smollm2-135m": llama({
-        hiddenSize: 576,
-        intermediateSize: 1536,
-        numLayers: 30,
-        numHeads: 9,
-        numKvHeads: 3,
-        headDim: 64,
-        vocabSize: 49152,
-        ropeTheta: 100000,
-      }),
-      "qwen2.5-0.5b": {
-        ...llama({
-          hiddenSize: 896,
-          intermediateSize: 4864,
-          numLayers: 24,
-          numHeads: 14,
-          numKvHeads: 2,
-          headDim: 64,
-          vocabSize: 151936,
-          ropeTheta: 1000000,
-        }),
-        architecture: "Qwen2ForCausalLM",
-        modelType: "qwen2",
-        attentionBias: true,
-      },
-      "llama-3.2-1b": llama({}),
-      "llama-3.1-8b": llama({
-        hiddenSize: 4096,
-        intermediateSize: 14336,
-        numLayers: 32,
-        numHeads: 32,
-        numKvHeads: 8,
-        headDim: 128,
-        tieWordEmbeddings: false,
-      }),
-    };
+const SHAPES = benchShapes(quick);
 const STREAM_SHAPES = quick ? ["tiny-llama"] : ["llama-3.2-1b", "llama-3.1-8b"];
-
-const ids = (n: number, vocab: number, seed: number) =>
-  Array.from({ length: n }, (_, i) => ((Math.imul(i + 1, 2654435761) ^ seed) >>> 0) % vocab);
-
-interface Row {
-  shape: string;
-  budget: string;
-  residentLayers: number;
-  streamedLayers: number;
-  weightBytes: number;
-  bytesPerToken: number;
-  loadMs: number;
-  compileMs: number;
-  ttftMs512?: number;
-  prefillTokS512?: number;
-  prefillTflops?: number;
-  decodeTokS128: number;
-  /** (max − min) / max of the decode trials at 128 (decodeTokS128 is the fastest trial) */
-  decodeSpread128: number;
-  decodeTrials128: number[];
-  decodeTokS4096?: number;
-  /** the autotuned engine (LoadOptions.tune, 2 s budget) on the same weights */
-  tunedDecodeTokS128?: number;
-  tunedDecodeSpread128?: number;
-  tuneMs?: number;
-  tuneReports?: unknown[];
-  bandwidthFraction128: number;
-  bandwidthFraction4096?: number;
-  dispatchesPerLayer: number;
-  dispatchesPerToken: number;
-  submitsPerToken: number;
-  jsMsPerToken: number;
-  gpuMsPerToken128: number;
-  bytesStreamedPerToken?: number;
-  uploadGBs?: number;
-  uploadOfWriteBuffer?: number;
-}
-
-async function run(
-  device: GPUDevice,
-  name: string,
-  c: ModelConfig,
-  read: (g: string) => Promise<Uint8Array>,
-  copyBw: number,
-  writeBw: number,
-  budget?: { label: string; bytes: number },
-  tuned = false,
-): Promise<Row & { totalBytes: number }> {
-  const longCtx = !quick && !budget && !tuned;
-  const opts = {
-    contextLength: quick ? 64 : longCtx ? 4096 + 64 : 256,
-    ...(budget ? { gpuMemoryBudget: budget.bytes } : {}),
-    ...(tuned ? { tune: { budgetMs: 2000 } } : {}),
-  };
-  const plan = residencyPlan(c, opts);
-  // The random weights exist before the clock starts (as a cached model's files do): the load time
-  // is upload + pipeline build + warm-up, comparable to the peer's session create + first run.
-  for (const g of groupNames(c)) await read(g);
-  const t0 = performance.now();
-  const weights = await weightsFromPacked(device, c, "int4", read, plan.residency);
-  const engine = await Engine.fromWeights(device, c, weights, plan, opts);
-  const loadMs = performance.now() - t0;
-  try {
-    const s = engine.streamStats;
-    const weightBytes = engine.memory.perLayerBytes * c.numLayers + headBytes(weights.embed, weights.lmHead);
-    // Bytes one decode step must read: every layer and lm_head (the embedding gathers one row).
-    const bytesPerToken = weightBytes - (c.tieWordEmbeddings ? 0 : linearBytes(weights.embed));
-    const steps = quick ? 8 : budget ? (c.hiddenSize >= 4096 ? 6 : 16) : 64;
-    // Decode trials: the fastest is reported (the least disturbed), with the spread beside it.
-    const decodeAt = async (ctx: number, trials: number) => {
-      const prompt = ids(ctx - 1, c.vocabSize, 7);
-      const before = { ...engine.counters };
-      const tokS: number[] = [];
-      let generated = 0;
-      for (let i = 0; i < trials; i++) {
-        const r = await engine.generate(prompt, { maxTokens: steps + 1, temperature: 0, ignoreEos: true });
-        tokS.push((r.ids.length - 1) / (r.timings.decodeMs / 1e3));
-        generated += r.ids.length;
-      }
-      const best = Math.max(...tokS);
-      return {
-        tokS: best,
-        trials: tokS,
-        spread: (best - Math.min(...tokS)) / best,
-        submits: (engine.counters.submits - before.submits) / generated,
-        jsMs: (engine.counters.loopHostMs - before.loopHostMs) / generated,
-      };
-    };
-    const trials = quick || budget ? 1 : 3;
-    let ttft: number | undefined;
-    if (!budget && !tuned) {
-      const prompt = ids(quick ? 48 : 512, c.vocabSize, 3);
-      await engine.generate(prompt, { maxTokens: 1, temperature: 0, ignoreEos: true }); // warm the 512 pipelines
-      const r = await engine.generate(prompt, { maxTokens: 1, temperature: 0, ignoreEos: true });
-      ttft = r.timings.prefillMs;
-    }
-    const d128 = await decodeAt(quick ? 16 : 128, trials);
-    const d4096 = longCtx ? await decodeAt(4096, trials) : undefined;
-    const pass = engine.graph.decodePass!;
-    const dispatches =
-      pass.head.length + pass.streamed.reduce((a, l) => a + l.dispatches.length, 0) + pass.tail.length + 1;
-    const perLayer =
-      (pass.head.length - 1 + pass.streamed.reduce((a, l) => a + l.dispatches.length, 0)) / c.numLayers;
-    const promptLen = quick ? 48 : 512;
-    // ≈ 2·T·layer params (INT4 is 4.5 bits a weight); prefill runs the (INT8) lm_head on one row only
-    const matFlops = 2 * promptLen * ((engine.memory.perLayerBytes * c.numLayers) / 0.5625);
-    const row: Row & { totalBytes: number } = {
-      shape: name,
-      budget: budget?.label ?? "resident",
-      residentLayers: s?.residentLayers ?? c.numLayers,
-      streamedLayers: s?.streamedLayers ?? 0,
-      weightBytes,
-      totalBytes: engine.memory.totalBytes,
-      bytesPerToken,
-      loadMs,
-      compileMs: engine.loadTimings.compileMs,
-      decodeTokS128: d128.tokS,
-      decodeSpread128: d128.spread,
-      decodeTrials128: d128.trials,
-      bandwidthFraction128: (bytesPerToken * d128.tokS) / copyBw,
-      dispatchesPerLayer: perLayer,
-      dispatchesPerToken: dispatches,
-      submitsPerToken: d128.submits,
-      jsMsPerToken: d128.jsMs,
-      gpuMsPerToken128: 1e3 / d128.tokS,
-    };
-    if (ttft !== undefined) {
-      row.ttftMs512 = ttft;
-      row.prefillTokS512 = promptLen / (ttft / 1e3);
-      row.prefillTflops = matFlops / (ttft / 1e3) / 1e12;
-    }
-    if (d4096) {
-      row.decodeTokS4096 = d4096.tokS;
-      row.bandwidthFraction4096 = (bytesPerToken * d4096.tokS) / copyBw;
-    }
-    if (engine.tuning) {
-      row.tuneMs = engine.loadTimings.tuneMs;
-      row.tuneReports = engine.tuning.reports;
-    }
-    if (s) {
-      row.bytesStreamedPerToken = s.bytesPerPass;
-      row.uploadGBs = (s.bytesPerPass * d128.tokS) / 1e9;
-      row.uploadOfWriteBuffer = (s.bytesPerPass * d128.tokS) / writeBw;
-    }
-    return row;
-  } finally {
-    engine.destroy();
-  }
-}
 
 async function main(): Promise<void> {
   const { device, adapterInfo } = await nodeDevice();
@@ -263,10 +39,10 @@ async function main(): Promise<void> {
   for (const [name, c] of Object.entries(SHAPES)) {
     if (filter && !name.includes(filter)) continue;
     const read = randomGroups(device, c, 1234);
-    const resident = await run(device, name, c, read, copyBw, writeBw);
+    const resident = await benchShape(device, quick, name, c, read, copyBw, writeBw);
     if (!quick || filter) {
       // The same weights on an autotuned engine (fresh tuning: no cache), decode at 128.
-      const t = await run(device, name, c, read, copyBw, writeBw, undefined, true);
+      const t = await benchShape(device, quick, name, c, read, copyBw, writeBw, undefined, true);
       resident.tunedDecodeTokS128 = t.decodeTokS128;
       resident.tunedDecodeSpread128 = t.decodeSpread128;
       resident.tuneMs = t.tuneMs!;
@@ -281,7 +57,7 @@ async function main(): Promise<void> {
       for (const f of [0.5, 0.25]) {
         const bytes = nonWeights + Math.floor(resident.weightBytes * f);
         try {
-          const r = await run(device, name, c, read, copyBw, writeBw, {
+          const r = await benchShape(device, quick, name, c, read, copyBw, writeBw, {
             label: `${f * 100}% of weights`,
             bytes,
           });
@@ -306,25 +82,7 @@ async function main(): Promise<void> {
     );
   }
   console.log(`\ncopy ${(copyBw / 1e9).toFixed(0)} GB/s, writeBuffer ${(writeBw / 1e9).toFixed(2)} GB/s`);
-  console.log(
-    "| shape | budget | res/stream | MB/token | decode tok/s @128 (spread) | % copy | tuned @128 | tune ms | @4096 | % copy | prefill512 tok/s | TFLOP/s | TTFT ms | disp/layer | submits/tok | JS ms/tok | GPU ms/tok | upload GB/s | % writeBuffer | compile ms |",
-  );
-  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-  for (const r of rows) {
-    const f = (v: number | undefined, d = 1) => (v === undefined ? "" : v.toFixed(d));
-    console.log(
-      `| ${r.shape} | ${r.budget} | ${r.residentLayers}/${r.streamedLayers} | ${f(r.bytesPerToken / 1e6, 0)} | ${f(r.decodeTokS128)} (${f(r.decodeSpread128 * 100, 0)}%) | ${f(r.bandwidthFraction128 * 100)} | ${f(r.tunedDecodeTokS128)} | ${f(r.tuneMs, 0)} | ${f(r.decodeTokS4096)} | ${f(r.bandwidthFraction4096 && r.bandwidthFraction4096 * 100)} | ${f(r.prefillTokS512, 0)} | ${f(r.prefillTflops, 2)} | ${f(r.ttftMs512, 0)} | ${f(r.dispatchesPerLayer, 1)} | ${f(r.submitsPerToken, 2)} | ${f(r.jsMsPerToken, 3)} | ${f(r.gpuMsPerToken128, 2)} | ${f(r.uploadGBs, 2)} | ${f(r.uploadOfWriteBuffer && r.uploadOfWriteBuffer * 100)} | ${f(r.compileMs, 0)} |`,
-    );
-  }
-}
-
-function print(r: Row): void {
-  console.log(
-    `${r.shape} [${r.budget}] ${r.residentLayers}/${r.streamedLayers} layers resident/streamed: decode@128 ${r.decodeTokS128.toFixed(1)} tok/s (${(r.bandwidthFraction128 * 100).toFixed(1)}% of copy)` +
-      (r.decodeTokS4096 ? `, @4096 ${r.decodeTokS4096.toFixed(1)} tok/s` : "") +
-      (r.ttftMs512 ? `, TTFT(512) ${r.ttftMs512.toFixed(0)} ms` : "") +
-      (r.uploadGBs ? `, upload ${r.uploadGBs.toFixed(2)} GB/s` : ""),
-  );
+  for (const line of table(rows)) console.log(line);
 }
 
 main().then(
