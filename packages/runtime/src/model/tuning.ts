@@ -109,24 +109,29 @@ export async function tuneDecodeGemvs(
   try {
     // Every uncached candidate's pipeline is compiled in parallel first (the driver may use several
     // threads); timing then never waits on a compile. What is not ready by the deadline is skipped.
-    const pending = new Map<string, Job>();
-    for (const job of jobs) if (!(await opts.cache?.get(`${adapter}|${job.key}`))) pending.set(job.key, job);
+    const cached = new Map<string, Int4GemvVariant>();
+    for (const job of jobs) {
+      const hit = await opts.cache?.get(`${adapter}|${job.key}`);
+      if (hit) cached.set(job.key, hit);
+    }
     const compiled = new Set<string>();
-    const compiles = [...pending.values()].flatMap((job) =>
-      int4GemvCandidates(device, job.shape, job.fuse).map((v) =>
-        int4GemvPrecompile(device, job.shape, v, job.fuse).then(
-          () => void compiled.add(`${job.key}|${JSON.stringify(v)}`),
-          () => undefined,
+    const compiles = jobs
+      .filter((job) => !cached.has(job.key))
+      .flatMap((job) =>
+        int4GemvCandidates(device, job.shape, job.fuse).map((v) =>
+          int4GemvPrecompile(device, job.shape, v, job.fuse).then(
+            () => void compiled.add(`${job.key}|${JSON.stringify(v)}`),
+            () => undefined,
+          ),
         ),
-      ),
-    );
+      );
     await Promise.race([Promise.all(compiles), sleep(budget / 2)]);
     for (let i = 0; i < jobs.length; i++) {
       const job = jobs[i]!;
-      const cached = await opts.cache?.get(`${adapter}|${job.key}`);
-      if (cached) {
-        variants.set(job.key, cached);
-        reports.push({ key: job.key, variant: cached, fromCache: true, timed: 0 });
+      const hit = cached.get(job.key);
+      if (hit) {
+        variants.set(job.key, hit);
+        reports.push({ key: job.key, variant: hit, fromCache: true, timed: 0 });
         continue;
       }
       // An even share of what is left for each remaining shape.
