@@ -1,13 +1,14 @@
 // Kernel bench: the same-run copy-kernel bandwidth (the roofline) and writeBuffer bandwidth, then
 // every case under bench/cases at real LLM shapes, each variant timed, the best and the default
 // reported as ratios to the copy bandwidth. Full results go to $OUT/kernel-bench.json when OUT is set.
-//   node dist/bench.mjs [--quick] [filter]
+//   node dist/bench.mjs [--quick] [--sweep] [filter]
 import { writeFileSync } from "node:fs";
 import { withErrorScopes } from "@wisp/gpu-test";
 import { nodeDevice } from "@wisp/gpu-test/node";
+import type { Dispatch } from "../src/kernel.ts";
 import type { BenchCase } from "./case.ts";
 import { copyDispatch } from "./copy.ts";
-import { timeRuns, writeBufferBandwidth } from "./timer.ts";
+import { timeRuns, warmUp, writeBufferBandwidth } from "./timer.ts";
 
 const modules = import.meta.glob<Record<string, unknown>>("./cases/*.ts", { eager: true });
 const isCase = (v: unknown): v is BenchCase =>
@@ -18,6 +19,7 @@ const allCases: BenchCase[] = Object.values(modules).flatMap((m) =>
 
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
+const sweep = args.includes("--sweep"); // the GEMV work-split sweep (cases/gemv-sweep.ts), only on request
 const filter = args.find((a) => !a.startsWith("--"));
 const MB = 1 << 20;
 
@@ -35,8 +37,10 @@ async function main(): Promise<void> {
   const { device, adapterInfo, features } = await nodeDevice();
   console.log(`adapter: ${JSON.stringify(adapterInfo)} features: ${features.join(",")}`);
   const copyBytes = (quick ? 16 : 512) * MB;
+  const copyD = copyDispatch(device, copyBytes);
+  if (!quick) await warmUp(device, copyD, 5);
   const copy = await withErrorScopes(device, () =>
-    timeRuns(device, [[copyDispatch(device, copyBytes)]], { reps: quick ? 2 : 20, samples: 7 }),
+    timeRuns(device, [[copyD]], { reps: quick ? 2 : 20, samples: 7 }),
   );
   const copyBw = (2 * copyBytes) / copy.seconds;
   const writeBw = await writeBufferBandwidth(device, (quick ? 16 : 256) * MB);
@@ -45,12 +49,28 @@ async function main(): Promise<void> {
   );
 
   const rows: Row[] = [];
-  const cases = allCases.filter((c) => (!filter || c.name.includes(filter)) && (!quick || c.bytes < 64 * MB));
+  const cases = allCases.filter(
+    (c) =>
+      (!filter || c.name.includes(filter)) &&
+      (!quick || c.bytes < 64 * MB) &&
+      c.name.startsWith("sweep ") === sweep,
+  );
+  // The sweep times every case twice, a whole pass apart (the summary keeps each variant's best), so
+  // one disturbed sample does not decide a ranking.
+  if (sweep) cases.push(...cases);
   for (const c of cases) {
+    // Enough copies of the inputs that rotating through them streams from DRAM, not L2.
+    const copies = Math.min(8, Math.max(1, Math.ceil((quick ? 1 : 256 * MB) / c.bytes)));
+    let runs: Dispatch[][];
+    try {
+      runs = Array.from({ length: copies }, () => c.setup(device));
+    } catch (e) {
+      // a variant over this device's limits (threads, workgroup memory): not a result
+      if (!(e instanceof Error && e.message.includes("device limit"))) throw e;
+      console.log(`  ${c.name} [${c.variant}] skipped: ${e.message}`);
+      continue;
+    }
     const row = await withErrorScopes(device, async () => {
-      // Enough copies of the inputs that rotating through them streams from DRAM, not L2.
-      const copies = Math.min(8, Math.max(1, Math.ceil((quick ? 1 : 256 * MB) / c.bytes)));
-      const runs = Array.from({ length: copies }, () => c.setup(device));
       const probe = await timeRuns(device, runs, { reps: 1, samples: 1, warmup: 1 });
       const reps = Math.max(
         1,

@@ -1,5 +1,6 @@
 // The bench's timers: GPU runs (src/timing.ts, shared with the autotuner) and host → GPU uploads.
-import { median } from "../src/timing.ts";
+import type { Dispatch } from "../src/kernel.ts";
+import { median, timeRuns } from "../src/timing.ts";
 
 export { type Timing, timeRuns } from "../src/timing.ts";
 
@@ -16,4 +17,16 @@ export async function writeBufferBandwidth(device: GPUDevice, bytes: number, rou
   }
   buf.destroy();
   return bytes / median(times);
+}
+
+/**
+ * Keeps the GPU busy with `d` for about `seconds` before anything is timed. Measured on an H200
+ * (2026-11-21): the first ~10 s of a process ran small kernels up to 2x slower than later (clocks
+ * coming up), so a ranking taken cold is not a ranking.
+ */
+export async function warmUp(device: GPUDevice, d: Dispatch, seconds: number): Promise<void> {
+  const t0 = performance.now();
+  while ((performance.now() - t0) / 1e3 < seconds) {
+    await timeRuns(device, [[d]], { reps: 20, samples: 1, warmup: 0 });
+  }
 }

@@ -75,7 +75,12 @@ export function gemvBenchVariants(n: number, k: number, kind: GemvKind = "int4")
 const PATTERN_BYTES = 16 << 20;
 
 /** A storage buffer of `bytes` (rounded up to 16) filled with a seeded pattern of at most 16 MiB, repeated. */
-function patternBuffer(device: GPUDevice, bytes: number, word: (r: () => number) => number, seed: number) {
+export function patternBuffer(
+  device: GPUDevice,
+  bytes: number,
+  word: (r: () => number) => number,
+  seed: number,
+) {
   const size = Math.ceil(bytes / 16) * 16;
   const buffer = device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
   const r = rng(seed);
@@ -88,13 +93,13 @@ function patternBuffer(device: GPUDevice, bytes: number, word: (r: () => number)
 }
 
 // Never zero, never NaN/Inf: random f32 in ±[0.01, 1), random f16 pairs in ±[2^-9, 2^-2).
-const f32Word = (r: () => number): number => {
+export const f32Word = (r: () => number): number => {
   const v = (0.01 + r() * 0.99) * (r() < 0.5 ? -1 : 1);
   return new Uint32Array(new Float32Array([v]).buffer)[0]!;
 };
 const f16 = (r: () => number): number => f32ToF16Bits((2 ** -9 + r() * 0.24) * (r() < 0.5 ? -1 : 1));
-const f16PairWord = (r: () => number): number => (f16(r) | (f16(r) << 16)) >>> 0;
-const anyWord = (r: () => number): number => Math.floor(r() * 2 ** 32) >>> 0;
+export const f16PairWord = (r: () => number): number => (f16(r) | (f16(r) << 16)) >>> 0;
+export const anyWord = (r: () => number): number => Math.floor(r() * 2 ** 32) >>> 0;
 
 export function int4GemvBenchCase(n: number, k: number, v: GemvBenchVariant): BenchCase {
   const kb = blocksPerRow(k);

@@ -6,6 +6,7 @@ import { Engine, residencyPlan } from "../src/engine/engine.ts";
 import { linearBytes } from "../src/model/linear.ts";
 import { groupNames, weightsFromPacked } from "../src/model/packed.ts";
 import { headBytes } from "../src/model/streaming.ts";
+import { type Profile, profileDecode } from "./profile.ts";
 
 const llama = (o: Partial<ModelConfig>): ModelConfig => ({
   architecture: "LlamaForCausalLM",
@@ -117,6 +118,8 @@ export interface Row {
   bytesStreamedPerToken?: number;
   uploadGBs?: number;
   uploadOfWriteBuffer?: number;
+  /** where the decode step's GPU time goes (--profile) */
+  profile?: Profile;
 }
 
 export async function benchShape(
@@ -129,6 +132,7 @@ export async function benchShape(
   writeBw: number,
   budget?: { label: string; bytes: number },
   tuned = false,
+  profile = false,
 ): Promise<Row & { totalBytes: number }> {
   const longCtx = !quick && !budget && !tuned;
   const opts = {
@@ -217,6 +221,7 @@ export async function benchShape(
       row.decodeTokS4096 = d4096.tokS;
       row.bandwidthFraction4096 = (bytesPerToken * d4096.tokS) / copyBw;
     }
+    if (profile) row.profile = await profileDecode(engine, copyBw, quick ? 16 : 128, quick);
     if (engine.tuning) {
       row.tuneMs = engine.loadTimings.tuneMs;
       row.tuneReports = engine.tuning.reports;

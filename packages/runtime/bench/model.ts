@@ -2,21 +2,24 @@
 // and weight streaming under GPU memory budgets, next to the same run's copy-kernel bandwidth (the
 // roofline) and queue.writeBuffer bandwidth. Prints a compact table; with OUT set, writes
 // $OUT/model-bench.json.
-//   node dist/model-bench.mjs [--quick] [--stream] [shape-filter]
+//   node dist/model-bench.mjs [--quick] [--stream] [--profile] [shape-filter]
 // --quick: tiny shapes and short runs (SwiftShader, CI smoke). --stream: also the streaming runs.
+// --profile: where each shape's decode step spends its GPU time (bench/profile.ts), per dispatch.
 import { writeFileSync } from "node:fs";
 import { nodeDevice } from "@wisp/gpu-test/node";
 import { copyDispatch } from "../../../kernels/bench/copy.ts";
-import { timeRuns, writeBufferBandwidth } from "../../../kernels/bench/timer.ts";
+import { timeRuns, warmUp, writeBufferBandwidth } from "../../../kernels/bench/timer.ts";
 import { kvCacheBytes } from "../src/model/kv-cache.ts";
 import { activationBytes } from "../src/model/llama.ts";
 import { randomGroups } from "../src/model/random-weights.ts";
 import { benchShape, benchShapes, print, type Row, table } from "./model-run.ts";
+import { profileTable } from "./profile.ts";
 
 const MB = 1 << 20;
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
 const stream = args.includes("--stream");
+const profile = args.includes("--profile");
 const filter = args.find((a) => !a.startsWith("--"));
 
 const SHAPES = benchShapes(quick);
@@ -26,7 +29,9 @@ async function main(): Promise<void> {
   const { device, adapterInfo } = await nodeDevice();
   console.log(`adapter: ${JSON.stringify(adapterInfo)}`);
   const copyBytes = (quick ? 16 : 512) * MB;
-  const copy = await timeRuns(device, [[copyDispatch(device, copyBytes)]], {
+  const copyD = copyDispatch(device, copyBytes);
+  if (!quick) await warmUp(device, copyD, 5);
+  const copy = await timeRuns(device, [[copyD]], {
     reps: quick ? 2 : 20,
     samples: 7,
   });
@@ -39,7 +44,18 @@ async function main(): Promise<void> {
   for (const [name, c] of Object.entries(SHAPES)) {
     if (filter && !name.includes(filter)) continue;
     const read = randomGroups(device, c, 1234);
-    const resident = await benchShape(device, quick, name, c, read, copyBw, writeBw);
+    const resident = await benchShape(
+      device,
+      quick,
+      name,
+      c,
+      read,
+      copyBw,
+      writeBw,
+      undefined,
+      false,
+      profile,
+    );
     if (!quick || filter) {
       // The same weights on an autotuned engine (fresh tuning: no cache), decode at 128.
       const t = await benchShape(device, quick, name, c, read, copyBw, writeBw, undefined, true);
@@ -83,6 +99,7 @@ async function main(): Promise<void> {
   }
   console.log(`\ncopy ${(copyBw / 1e9).toFixed(0)} GB/s, writeBuffer ${(writeBw / 1e9).toFixed(2)} GB/s`);
   for (const line of table(rows)) console.log(line);
+  for (const r of rows) if (r.profile) for (const line of profileTable(r.shape, r.profile)) console.log(line);
 }
 
 main().then(

@@ -297,7 +297,7 @@ export class Engine {
     // shape) before the decode pipelines are built with the fastest.
     const tuning =
       options.tune && weights.quant === "int4"
-        ? await tuneDecodeGemvs(device, config, weights.layers[0]!, options.tune)
+        ? await tuneDecodeGemvs(device, config, weights.layers, options.tune)
         : undefined;
     const tuneMs = performance.now() - t;
     const graph = new LlamaGraph(device, config, weights, kv, Math.min(chunk, kv.capacity), tuning?.variants);
