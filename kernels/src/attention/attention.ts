@@ -2,10 +2,16 @@
 // - attentionPrefill: flash attention, one dispatch, for T new tokens (any T, continuing a cache).
 // - attentionDecode: flash-decoding for T = 1 (or a few) tokens, a split pass over chunks of the
 //   cache plus a log-sum-exp combine pass; the split count is fixed when the bind groups are made,
-//   the chunk length follows the sequence length read from the `pos` buffer at run time.
+//   the chunk length follows the sequence length read from the `pos` buffer at run time. With
+//   `rope`, the split pass also applies RoPE to q and k and appends the new K/V to the cache
+//   (replacing the rope_kv_append dispatch of a decode layer without q/k norm).
 import { type Binding, type Dispatch, grid1d, type KernelSource, makeDispatch, uniform } from "../kernel.ts";
+import { PAGE_TOKENS } from "../rope/rope.ts";
+import phaseCode from "../rope/rope_phase.wgsl?raw";
 import combineCode from "./attention_decode_combine.wgsl?raw";
 import splitCode from "./attention_decode_split.wgsl?raw";
+import splitPlainCode from "./attention_decode_split_plain.wgsl?raw";
+import splitRopeCode from "./attention_decode_split_rope.wgsl?raw";
 import prefillCode from "./attention_prefill_flash.wgsl?raw";
 
 export const attentionPrefillSource: KernelSource = {
@@ -24,7 +30,7 @@ export const attentionPrefillSource: KernelSource = {
 
 export const attentionDecodeSplitSource: KernelSource = {
   name: "attention_decode_split",
-  code: splitCode,
+  code: `${splitCode}\n${splitPlainCode}`,
   bindings: [
     "uniform",
     "read-only-storage", // q
@@ -34,6 +40,23 @@ export const attentionDecodeSplitSource: KernelSource = {
     "read-only-storage", // pos
     "storage", // partAcc
     "storage", // partMl
+  ],
+};
+
+/** The split pass with RoPE of q, k and the K/V append folded in (attention_decode_split_rope.wgsl). */
+export const attentionDecodeRopeSource: KernelSource = {
+  name: "attention_decode_split_rope",
+  code: `${splitCode}\n${splitRopeCode}\n${phaseCode}`,
+  bindings: [
+    "uniform",
+    "read-only-storage", // qkv (fused layout; only read)
+    "storage", // k cache (new tokens appended)
+    "storage", // v cache
+    "read-only-storage", // pageTable
+    "read-only-storage", // pos
+    "storage", // partAcc
+    "storage", // partMl
+    "read-only-storage", // phase
   ],
 };
 
@@ -97,6 +120,16 @@ function headParams(s: AttentionHeads, tokens: number) {
 function checkStorage(device: GPUDevice, what: string, bytes: number): void {
   const limit = device.limits.maxComputeWorkgroupStorageSize;
   if (bytes > limit) throw new Error(`${what}: ${bytes} bytes of workgroup storage > device limit ${limit}`);
+}
+
+function checkStorageBuffers(device: GPUDevice, src: KernelSource): void {
+  const n = src.bindings.filter((b) => b !== "uniform").length;
+  const limit = device.limits.maxStorageBuffersPerShaderStage;
+  if (n > limit) {
+    throw new Error(
+      `${src.name}: ${n} storage buffers > device limit maxStorageBuffersPerShaderStage ${limit}`,
+    );
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -301,19 +334,51 @@ export function decodeVariant(
 }
 
 /**
+ * RoPE + KV append folded into the decode split pass. Then io.q is the fused QKV matmul output
+ * (fusedQkvLayout from qOffset: per token [q heads | k heads | v heads], un-roped, qRowStride ≥
+ * (nHeads + 2·nKvHeads)·headDim) and io.k/io.v hold positions 0 .. pos0-1; the pass writes K, V of
+ * positions pos0 .. pos0+T-1 exactly as ropeKvAppend would (same slots, same dropped writes, same
+ * values bit for bit) and attends with rope(q). The qkv buffer is not written: q is roped only in
+ * workgroup memory (nothing after attention reads it), k and v stay un-roped there. No q/k norm.
+ */
+export interface DecodeRope {
+  /** (2, headDim/2) u32 phase table (ropePhaseBuffer); shared by every layer. */
+  phase: Binding;
+  /** Cache capacity in pages of 16 slots (ropeKvAppend's numPages): writes past it are dropped, as are
+   * positions whose page lies past the end of the pageTable binding. */
+  numPages: number;
+}
+
+/**
  * Flash-decoding: returns [split pass, combine pass]. Query tokens at positions pos0 .. pos0+T-1
- * attend keys 0 .. pos0+t; pos0 is read at run time, so the dispatches serve every step.
+ * attend keys 0 .. pos0+t; pos0 is read at run time, so the dispatches serve every step. With
+ * `rope`, the split pass also does ropeKvAppend's work (DecodeRope): one dispatch fewer per layer.
  */
 export function attentionDecode(
   device: GPUDevice,
   shape: AttentionDecodeShape,
   io: AttentionIo & { scratch?: DecodeScratch },
   variant: DecodeVariant = {},
+  rope?: DecodeRope,
 ): Dispatch[] {
   checkHeads(shape);
   const hd = shape.headDim;
   const c4 = hd / 4;
   const tokens = shape.tokens ?? 1;
+  const splitSource = rope ? attentionDecodeRopeSource : attentionDecodeSplitSource;
+  if (rope) {
+    const row = (shape.nHeads + 2 * shape.nKvHeads) * hd;
+    const stride = shape.qRowStride ?? shape.nHeads * hd;
+    if (hd % 8 !== 0) throw new Error(`attentionDecode rope: headDim ${hd} must be a multiple of 8`);
+    if (stride < row) {
+      throw new Error(
+        `attentionDecode rope: q must be the fused qkv buffer, qRowStride ${stride} < (nHeads + 2·nKvHeads)·headDim = ${row}`,
+      );
+    }
+    if (!Number.isInteger(rope.numPages) || rope.numPages < 0)
+      throw new Error(`attentionDecode rope: bad numPages ${rope.numPages}`);
+    checkStorageBuffers(device, splitSource);
+  }
   const rows = tokens * (shape.nHeads / shape.nKvHeads);
   const v = decodeVariant(device, shape, variant);
   const name = `attentionDecode(headDim ${hd}, ${JSON.stringify(v)})`;
@@ -337,15 +402,17 @@ export function attentionDecode(
 
   const scratch = io.scratch ?? attentionDecodeScratch(device, shape, v.splits);
   if (scratch.splits !== v.splits) throw new Error(`${name}: scratch made for ${scratch.splits} splits`);
-  const splitParams = uniform(device, "attention_decode_split.params", [
+  const splitParams = uniform(device, `${splitSource.name}.params`, [
     ...headParams(shape, tokens),
     v.splits,
+    rope ? rope.numPages * PAGE_TOKENS : 0,
   ]);
+  const buffers = [io.q, io.k, io.v, io.pageTable, io.pos, scratch.partAcc, scratch.partMl];
   const split = makeDispatch(
     device,
-    attentionDecodeSplitSource,
+    splitSource,
     { HD: hd, ROWS: rows, NT: v.threads, BK: v.bk, CH: v.block },
-    [splitParams, io.q, io.k, io.v, io.pageTable, io.pos, scratch.partAcc, scratch.partMl],
+    [splitParams, ...buffers, ...(rope ? [rope.phase] : [])],
     [v.splits, shape.nKvHeads, 1],
   );
   const outRows = tokens * shape.nHeads;

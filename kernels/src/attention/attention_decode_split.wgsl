@@ -18,6 +18,12 @@
 // The key lanes are summed in workgroup memory at the end. Every loop that issues loads has a
 // constant trip count and fills registers before using them, so the loads of a group overlap.
 //
+// Variants: attention.ts concatenates this file with one that declares the caches kc, vc (bindings 2,
+// 3) and the two hooks main calls before the first cache load, stageQuery (fills qs) and appendNewKv:
+//   attention_decode_split_plain.wgsl  q already roped, caches read-only, nothing appended;
+//   attention_decode_split_rope.wgsl   RoPE of q and k and the append of the new K/V done here
+//                                      (replaces the rope_kv_append dispatch; see that file).
+//
 //   q:         element (t, h, d) at q[qOffset + t·qRowStride + h·HD + d] f32
 //   kc, vc:    (numPages·16, nKvHeads, HD) f32 as vec4; key j in slot pageTable[j/16]·16 + j%16
 //   pageTable: (numPages) u32;  pos: (1) u32 = pos0
@@ -55,12 +61,12 @@ struct Params {
   qRowStride: u32,
   scaleLog2: f32,  // scale · log2(e)
   nSplits: u32,
+  cacheSlots: u32,  // numPages · 16 (rope variant: appends to slots past it are dropped)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read> kc: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> vc: array<vec4<f32>>;
+// bindings 2 (kc) and 3 (vc): in the variant file.
 @group(0) @binding(4) var<storage, read> pageTable: array<u32>;
 @group(0) @binding(5) var<storage, read> pos: array<u32>;
 @group(0) @binding(6) var<storage, read_write> partAcc: array<vec4<f32>>;
@@ -71,6 +77,11 @@ var<workgroup> kbuf: array<vec4<f32>, KBUF>;       // (BK, C4 + 1) K tile; at th
 var<workgroup> sc: array<f32, ROWS * CH>;          // (ROWS, CH) scores, then probabilities
 var<workgroup> slots: array<u32, CH>;              // (CH) cache vec4 index of each key of the block
 var<workgroup> red: array<f32, NT>;                // (RP2, LPR) max tree; at the end (RB, KL) sums
+
+// q[i .. i+3] (q is read per element: any qOffset / qRowStride).
+fn loadQ4(i: u32) -> vec4<f32> {
+  return vec4<f32>(q[i], q[i + 1u], q[i + 2u], q[i + 3u]);
+}
 
 // K tile of keys t0 .. t0+BK-1 of the block: this thread's KITERS vec4, all loads issued together.
 fn loadK(t0: u32, bl: u32, lid: u32) -> array<vec4<f32>, MAX_KITERS> {
@@ -120,12 +131,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     return;
   }
 
-  for (var e = lid; e < ROWS * C4; e += NT) {
-    let r = e / C4;
-    let c = e % C4;
-    let base = p.qOffset + (r / G) * p.qRowStride + (kh * G + r % G) * HD + c * 4u;
-    qs[r * PAD4 + c] = vec4<f32>(q[base], q[base + 1u], q[base + 2u], q[base + 3u]) * p.scaleLog2;
-  }
+  // Variant hooks (see the header); the rope variant's append ends in storageBarrier(), so its new
+  // K/V are visible to the loads below.
+  stageQuery(kh, G, pos0, lid);
+  appendNewKv(kh, start, end, pos0, lid);
 
   // Every thread carries the same m per row; acc and l are this thread's key lane's share.
   var m: array<f32, MAX_ROWS>;

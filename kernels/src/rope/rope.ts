@@ -8,12 +8,16 @@ import {
   uniform,
 } from "../kernel.ts";
 import { type RopeConfig, ropeInvFreq, ropePhaseTable } from "./rope_freqs.ts";
-import code from "./rope_kv_append.wgsl?raw";
+import appendCode from "./rope_kv_append.wgsl?raw";
+import phaseCode from "./rope_phase.wgsl?raw";
 
 export * from "./rope_freqs.ts";
 
 /** Tokens per KV-cache page (kernels/README.md, "KV cache layout (paged)"). */
 export const PAGE_TOKENS = 16;
+
+/** rope_kv_append.wgsl with the phase → cos/sin snippet it shares with the fused decode attention. */
+const code = `${appendCode}\n${phaseCode}`;
 
 const BASE_BINDINGS = [
   "uniform", // params

@@ -15,7 +15,8 @@
 //   kCache, vCache: (cacheSlots, nKvHeads, headDim) f32.
 //   pageTable: (pages) u32; posBuf: u32 words.
 //   phase: (2, headDim/2) u32 = (2, headDim/8) vec4<u32>: hi words then lo words of invFreq/2π as a
-//          0.64 fixed-point fraction of a turn (rope_freqs.ts).
+//          0.64 fixed-point fraction of a turn (rope_freqs.ts); cosSin() turns them into the
+//          rotation (rope_phase.wgsl, concatenated after this file by rope.ts).
 //   qNormW, kNormW: (headDim) f32.
 //
 // Work split: a "head item" is one (token, head slot) with head slots [q heads | k heads | v heads],
@@ -108,52 +109,8 @@ fn cacheIndex(it: Item) -> u32 {
   return (slot * p.nKvHeads + it.head) * (p.lanes * 2u) + it.lane;
 }
 
-// sin/cos on [-π/4, π/4] (Cephes sinf/cosf minimax polynomials, ~1 ulp): the builtins are only
-// specified to 2^-11 absolute, and the argument is already reduced.
-fn sinPoly(x: vec4<f32>) -> vec4<f32> {
-  let z = x * x;
-  return x + x * z * ((-1.9515295891e-4 * z + 8.3321608736e-3) * z - 1.6666654611e-1);
-}
-
-fn cosPoly(x: vec4<f32>) -> vec4<f32> {
-  let z = x * x;
-  return 1.0 - 0.5 * z + z * z * ((2.443315711809948e-5 * z - 1.388731625493765e-3) * z + 4.166664568298827e-2);
-}
-
-struct CosSin {
-  c: vec4<f32>,
-  s: vec4<f32>,
-}
-
-// cos/sin of pos · invFreq[i] for the lane's 4 pairs. The phase in turns is (pos · invFreq/2π) mod 1
-// as a u32 fraction (2^-32 turn): pos·hi wraps mod 2^32 exactly, plus the high word of pos·lo (its
-// 16x16 partial products; the dropped low terms and carries are < 3·2^-32 turn).
-fn cosSin(pos: u32, lane: u32) -> CosSin {
-  let hi = phase[lane];
-  let lo = phase[p.lanes + lane];
-  let p1 = pos >> 16u;
-  let p0 = pos & 0xffffu;
-  let lo1 = lo >> vec4<u32>(16u);
-  let lo0 = lo & vec4<u32>(0xffffu);
-  let mulhi = p1 * lo1 + ((p1 * lo0) >> vec4<u32>(16u)) + ((p0 * lo1) >> vec4<u32>(16u));
-  let turn = pos * hi + mulhi;
-  // Nearest quarter turn q and the remainder in [-1/8, 1/8) turn, i.e. x in [-π/4, π/4).
-  let quad = (turn + vec4<u32>(0x20000000u)) >> vec4<u32>(30u);
-  let rem = bitcast<vec4<i32>>(turn - (quad << vec4<u32>(30u)));
-  let x = vec4<f32>(rem) * 1.4629180792671596e-9; // 2π / 2^32
-  let sx = sinPoly(x);
-  let cx = cosPoly(x);
-  // angle = q·π/2 + x: q=0 (cx, sx), q=1 (−sx, cx), q=2 (−cx, −sx), q=3 (sx, −cx).
-  let odd = (quad & vec4<u32>(1u)) == vec4<u32>(1u);
-  let c = select(cx, sx, odd);
-  let s = select(sx, cx, odd);
-  let cNeg = ((quad + vec4<u32>(1u)) & vec4<u32>(2u)) != vec4<u32>(0u);
-  let sNeg = (quad & vec4<u32>(2u)) != vec4<u32>(0u);
-  return CosSin(select(c, -c, cNeg), select(s, -s, sNeg));
-}
-
 // x0 = x[4·lane ..], x1 = x[4·lane + headDim/2 ..] of a valid item (normed already for qknorm);
-// cs = cosSin(it.pos, it.lane) for q and k items (unused for v).
+// cs = cosSin(it.pos, ...) for q and k items (unused for v).
 fn finish(it: Item, x0: vec4<f32>, x1: vec4<f32>, cs: CosSin) {
   if (it.kind == KIND_V) {
     let dst = cacheIndex(it);
@@ -183,7 +140,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let it = headItem(wid, nwg, lid);
   if (!it.valid) { return; }
   var cs: CosSin;
-  if (it.kind != KIND_V) { cs = cosSin(it.pos, it.lane); }
+  if (it.kind != KIND_V) { cs = cosSin(it.pos, phase[it.lane], phase[p.lanes + it.lane]); }
   finish(it, qkv[it.src], qkv[it.src + p.lanes], cs);
 }
 
@@ -208,7 +165,7 @@ fn main_qknorm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
       w0 = kNormW[it.lane];
       w1 = kNormW[it.lane + p.lanes];
     }
-    if (it.kind != KIND_V) { cs = cosSin(it.pos, it.lane); }
+    if (it.kind != KIND_V) { cs = cosSin(it.pos, phase[it.lane], phase[p.lanes + it.lane]); }
   }
   // A head's lanes are consecutive threads: each sums the head's partial squares from workgroup
   // memory (no subgroups needed), 4 at a time when lanes % 4 == 0 (headDim % 32 == 0).

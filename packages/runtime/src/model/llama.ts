@@ -158,21 +158,30 @@ export class LlamaGraph {
       } else {
         out.push(norm(l.inputNorm), ...lin(l.qkv, a.h, a.qkv));
       }
-      out.push(
-        ropeKvAppend(
-          device,
-          { tokens, ...heads, numPages: kv.numPages, ...(c.qkNorm ? { qkNorm: { eps: c.rmsNormEps } } : {}) },
-          {
-            qkv: a.qkv,
-            pos: a.pos,
-            pageTable: kv.pageTable,
-            phase: this.phase,
-            kCache: kv.k[i]!,
-            vCache: kv.v[i]!,
-            ...(l.qNorm && l.kNorm ? { qNorm: l.qNorm, kNorm: l.kNorm } : {}),
-          },
-        ),
-      );
+      // Decode without q/k norm folds RoPE and the KV append into the attention split pass (one
+      // dispatch fewer per layer); prefill and Qwen3's q/k norm run rope_kv_append first.
+      const ropeInAttention = decode && !c.qkNorm;
+      if (!ropeInAttention)
+        out.push(
+          ropeKvAppend(
+            device,
+            {
+              tokens,
+              ...heads,
+              numPages: kv.numPages,
+              ...(c.qkNorm ? { qkNorm: { eps: c.rmsNormEps } } : {}),
+            },
+            {
+              qkv: a.qkv,
+              pos: a.pos,
+              pageTable: kv.pageTable,
+              phase: this.phase,
+              kCache: kv.k[i]!,
+              vCache: kv.v[i]!,
+              ...(l.qNorm && l.kNorm ? { qNorm: l.qNorm, kNorm: l.kNorm } : {}),
+            },
+          ),
+        );
       const attnIo = { q: a.qkv, k: kv.k[i]!, v: kv.v[i]!, pageTable: kv.pageTable, pos: a.pos, out: a.attn };
       if (decode) {
         out.push(
@@ -181,6 +190,7 @@ export class LlamaGraph {
             { ...heads, qRowStride, tokens, maxSeqLen: kv.capacity },
             { ...attnIo, scratch: this.scratch },
             { splits: this.scratch.splits },
+            ropeInAttention ? { phase: this.phase, numPages: kv.numPages } : undefined,
           ),
         );
       } else {
