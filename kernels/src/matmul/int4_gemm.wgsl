@@ -6,7 +6,8 @@
 // the x tile and the dequantized W tile (as f32, so each weight is dequantized once per workgroup
 // instead of once per use) in workgroup memory, then each thread accumulates a TM×TN micro-tile in
 // registers from vec4 outer products. The next block's global loads go to registers before the
-// current block's math, so one staging buffer still hides their latency.
+// current block's math, so one staging buffer still hides their latency; they stay raw (scales too)
+// until store_block, since any op on a loaded value would wait for the load right there.
 //
 // Workgroup memory is k-major, 32 rows of BM/4 (resp. BN/4) vec4, so one k step reads whole vec4s
 // along m and n. The vec4 column v of row k is stored at v ^ ((k >> 2) & 7): the transposing stores
@@ -56,7 +57,8 @@ var<workgroup> ws: array<vec4<f32>, WS>; // [k][n/4], swizzled
 // Register staging of the next block (sized for the largest XT/WT the host accepts: 8).
 var<private> xr: array<vec4<f32>, 8>;
 var<private> qr: array<u32, 8>;
-var<private> dr: array<f32, 8>;
+var<private> dr: array<u32, 8>; // the word holding the row's f16 scale, raw: decoded in store_block
+var<private> hr: array<u32, 8>; // the scale's bit offset in that word (0 or 16)
 
 fn load_block(b: u32, m0: u32, n0: u32, lid: u32) {
   for (var t = 0u; t < XT; t++) {
@@ -82,14 +84,17 @@ fn load_block(b: u32, m0: u32, n0: u32, lid: u32) {
     let u = lid + t * WG;
     let row = n0 + (u >> 2u);
     var q = 0u;
-    var d = 0.0;
+    var d = 0u; // rows past N: scale 0
+    var h = 0u;
     if (row < p.N) {
       let s = row * p.kb + b;
       q = qweight[s * 4u + (u & 3u)];
-      d = unpack2x16float(scales[s >> 1u])[s & 1u];
+      d = scales[s >> 1u];
+      h = (s & 1u) * 16u;
     }
     qr[t] = q;
     dr[t] = d;
+    hr[t] = h;
   }
 }
 
@@ -109,7 +114,7 @@ fn store_block(lid: u32) {
     let n = u >> 2u;
     let w = u & 3u; // word w holds k = 8w + i
     let q = qr[t];
-    let d = dr[t];
+    let d = unpack2x16float(dr[t] >> hr[t]).x;
     for (var i = 0u; i < 8u; i++) {
       let k = 8u * w + i;
       let val = (f32((q >> (4u * i)) & 15u) - 8.0) * d;

@@ -81,13 +81,17 @@ var<workgroup> red: array<f32, RED_LEN>; // [local row][TK + 1]
 var<workgroup> nred: array<f32, NRED>; // mean(x²) partials of one x row
 var<workgroup> ninv: array<f32, 8>; // 1/sqrt(mean(x²) + eps) per x row
 
-// One block of the thread's 4 rows: qn = row n's 32 nibbles, sc = the 4 scales.
+// One block of the thread's 4 rows: qn = row n's 32 nibbles; sw = the 4 words holding their f16 scales,
+// sh = each scale's bit offset in its word. The scales stay raw until the math uses them: decoding them
+// at load time makes the thread wait for the load right there, so the next step's loads would not
+// overlap this step's math (measured on the H200: 5% of a Llama-3.2-1B decode step).
 struct Quad {
   q0: vec4<u32>,
   q1: vec4<u32>,
   q2: vec4<u32>,
   q3: vec4<u32>,
-  sc: vec4<f32>,
+  sw: vec4<u32>,
+  sh: vec4<u32>,
 }
 
 // Per x row m (a0 .. a7; only the first M are used): the 4 rows' sums in the components.
@@ -132,9 +136,15 @@ fn acc_row(a: Acc, m: u32) -> vec4<f32> {
   }
 }
 
-fn scale_at(s: u32) -> f32 {
-  let h = unpack2x16float(scales[s >> 1u]);
-  return select(h.x, h.y, (s & 1u) == 1u);
+// The 4 rows' scales of a quad as f32.
+fn quad_scales(qd: Quad) -> vec4<f32> {
+  let h = qd.sw >> qd.sh;
+  return vec4<f32>(
+    unpack2x16float(h.x).x,
+    unpack2x16float(h.y).x,
+    unpack2x16float(h.z).x,
+    unpack2x16float(h.w).x,
+  );
 }
 
 // rb: block 0 of each of the 4 rows; b: the block.
@@ -145,7 +155,8 @@ fn load_quad(rb: vec4<u32>, b: u32) -> Quad {
     qweight[s.y],
     qweight[s.z],
     qweight[s.w],
-    vec4<f32>(scale_at(s.x), scale_at(s.y), scale_at(s.z), scale_at(s.w)),
+    vec4<u32>(scales[s.x >> 1u], scales[s.y >> 1u], scales[s.z >> 1u], scales[s.w >> 1u]),
+    (s & vec4<u32>(1u)) * 16u,
   );
 }
 
@@ -206,19 +217,20 @@ fn word_acc(w: vec4<u32>, jw: u32, bl: u32, s: Acc) -> Acc {
 // acc + scale · (block bl of the 4 rows)·x for every x row.
 fn quad_acc(qd: Quad, bl: u32, acc: Acc) -> Acc {
   var s = acc_zero();
+  let sc = quad_scales(qd);
   s = word_acc(vec4<u32>(qd.q0.x, qd.q1.x, qd.q2.x, qd.q3.x), 0u, bl, s);
   s = word_acc(vec4<u32>(qd.q0.y, qd.q1.y, qd.q2.y, qd.q3.y), 1u, bl, s);
   s = word_acc(vec4<u32>(qd.q0.z, qd.q1.z, qd.q2.z, qd.q3.z), 2u, bl, s);
   s = word_acc(vec4<u32>(qd.q0.w, qd.q1.w, qd.q2.w, qd.q3.w), 3u, bl, s);
   var r = acc;
-  r.a0 = fma(qd.sc, s.a0, r.a0);
-  if (M > 1u) { r.a1 = fma(qd.sc, s.a1, r.a1); }
-  if (M > 2u) { r.a2 = fma(qd.sc, s.a2, r.a2); }
-  if (M > 3u) { r.a3 = fma(qd.sc, s.a3, r.a3); }
-  if (M > 4u) { r.a4 = fma(qd.sc, s.a4, r.a4); }
-  if (M > 5u) { r.a5 = fma(qd.sc, s.a5, r.a5); }
-  if (M > 6u) { r.a6 = fma(qd.sc, s.a6, r.a6); }
-  if (M > 7u) { r.a7 = fma(qd.sc, s.a7, r.a7); }
+  r.a0 = fma(sc, s.a0, r.a0);
+  if (M > 1u) { r.a1 = fma(sc, s.a1, r.a1); }
+  if (M > 2u) { r.a2 = fma(sc, s.a2, r.a2); }
+  if (M > 3u) { r.a3 = fma(sc, s.a3, r.a3); }
+  if (M > 4u) { r.a4 = fma(sc, s.a4, r.a4); }
+  if (M > 5u) { r.a5 = fma(sc, s.a5, r.a5); }
+  if (M > 6u) { r.a6 = fma(sc, s.a6, r.a6); }
+  if (M > 7u) { r.a7 = fma(sc, s.a7, r.a7); }
   return r;
 }
 

@@ -14,7 +14,7 @@ import {
 } from "./int4_gemv.ts";
 
 /** Bumped when the GEMV's code changes what is fastest: cached choices of older versions are ignored. */
-export const INT4_GEMV_TUNE_VERSION = 1;
+export const INT4_GEMV_TUNE_VERSION = 2;
 
 /**
  * The variants worth timing at this shape, the default first, each valid on this device (threads and
