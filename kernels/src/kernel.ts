@@ -82,12 +82,24 @@ export async function compileAsync(
   if (!perDevice.has(key)) perDevice.set(key, { pipeline, layout });
 }
 
+/** Refuses a kernel with more storage bindings than the device allows per shader stage (8 guaranteed). */
+export function checkStorageBuffers(device: GPUDevice, src: KernelSource): void {
+  const n = src.bindings.filter((b) => b !== "uniform").length;
+  const limit = device.limits.maxStorageBuffersPerShaderStage;
+  if (n > limit) {
+    throw new Error(
+      `${src.name}: ${n} storage buffers > device limit maxStorageBuffersPerShaderStage ${limit}`,
+    );
+  }
+}
+
 function pipelineDescriptor(
   device: GPUDevice,
   src: KernelSource,
   constants: Constants,
   key: string,
 ): { desc: GPUComputePipelineDescriptor; layout: GPUBindGroupLayout } {
+  checkStorageBuffers(device, src);
   let mods = modules.get(device);
   if (!mods) {
     mods = new Map();

@@ -5,7 +5,15 @@
 //   the chunk length follows the sequence length read from the `pos` buffer at run time. With
 //   `rope`, the split pass also applies RoPE to q and k and appends the new K/V to the cache
 //   (replacing the rope_kv_append dispatch of a decode layer without q/k norm).
-import { type Binding, type Dispatch, grid1d, type KernelSource, makeDispatch, uniform } from "../kernel.ts";
+import {
+  type Binding,
+  checkStorageBuffers,
+  type Dispatch,
+  grid1d,
+  type KernelSource,
+  makeDispatch,
+  uniform,
+} from "../kernel.ts";
 import { PAGE_TOKENS } from "../rope/rope.ts";
 import phaseCode from "../rope/rope_phase.wgsl?raw";
 import combineCode from "./attention_decode_combine.wgsl?raw";
@@ -120,16 +128,6 @@ function headParams(s: AttentionHeads, tokens: number) {
 function checkStorage(device: GPUDevice, what: string, bytes: number): void {
   const limit = device.limits.maxComputeWorkgroupStorageSize;
   if (bytes > limit) throw new Error(`${what}: ${bytes} bytes of workgroup storage > device limit ${limit}`);
-}
-
-function checkStorageBuffers(device: GPUDevice, src: KernelSource): void {
-  const n = src.bindings.filter((b) => b !== "uniform").length;
-  const limit = device.limits.maxStorageBuffersPerShaderStage;
-  if (n > limit) {
-    throw new Error(
-      `${src.name}: ${n} storage buffers > device limit maxStorageBuffersPerShaderStage ${limit}`,
-    );
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------
