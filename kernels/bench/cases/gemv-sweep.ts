@@ -1,11 +1,13 @@
-// INT4 GEMV work-split sweep at the decode GEMVs of Llama-3.2-1B and Llama-3.1-8B, each with the
-// fusion the model runs it with (RMSNorm prologue for qkv and gate_up, residual epilogue for o, SwiGLU
-// prologue + residual for down). Unlike the tuner's candidates this varies TK too, so variants are not
+// GEMV work-split sweep at the decode GEMVs of Llama-3.2-1B and Llama-3.1-8B: the INT4 ones each with
+// the fusion the model runs it with (RMSNorm prologue for qkv and gate_up, residual epilogue for o,
+// SwiGLU prologue + residual for down), and the INT8 lm_head. Unlike the tuner's candidates this varies TK too, so variants are not
 // bit-identical to each other: it is the data for choosing the per-shape default. Only with --sweep
 // (bench/main.ts): `node dist/bench.mjs --sweep [filter]`.
 import { int4Bytes } from "../../src/format/int4.ts";
+import { int8Bytes } from "../../src/format/int8.ts";
 import type { Dispatch } from "../../src/kernel.ts";
 import { type GemvFusion, type Int4GemvVariant, int4Gemv } from "../../src/matmul/int4_gemv.ts";
+import { type Int8GemvVariant, int8Gemv } from "../../src/matmul/int8_gemv.ts";
 import type { BenchCase } from "../case.ts";
 import { anyWord, f16PairWord, f32Word, patternBuffer } from "./gemv.ts";
 
@@ -20,6 +22,12 @@ const SHAPES: [string, number, number, Fuse][] = [
   ["8b.o", 4096, 4096, "resid"],
   ["8b.gate_up", 28672, 4096, "norm"],
   ["8b.down", 4096, 14336, "swiglu+resid"],
+];
+
+/** The INT8 lm_head of Llama-3.2-1B and Llama-3.1-8B (vocab × hidden). */
+const LM_HEADS: [string, number, number][] = [
+  ["1b.lm_head", 128256, 2048],
+  ["8b.lm_head", 128256, 4096],
 ];
 
 /**
@@ -37,25 +45,28 @@ export function sweepVariants(): Int4GemvVariant[] {
   return out;
 }
 
+const variantLabel = (v: Int4GemvVariant | Int8GemvVariant): string => `tk${v.tk} tr${v.tr} u${v.unroll}`;
+
 // Every variant of a shape reads the same buffers (copies rotate: see bench/main.ts), made once.
 const made = new WeakMap<
   GPUDevice,
   Map<string, { x: GPUBuffer; qweight: GPUBuffer; scales: GPUBuffer; y: GPUBuffer; normw: GPUBuffer }>
 >();
 
-function buffers(device: GPUDevice, n: number, k: number, copy: number) {
+/** blockBytes: 16 for INT4 weights, 32 for INT8. */
+function buffers(device: GPUDevice, n: number, k: number, copy: number, blockBytes = 16) {
   let perDevice = made.get(device);
   if (!perDevice) {
     perDevice = new Map();
     made.set(device, perDevice);
   }
-  const key = `${n}x${k}#${copy}`;
+  const key = `${n}x${k}x${blockBytes}#${copy}`;
   let b = perDevice.get(key);
   if (!b) {
     const kb = Math.ceil(k / 32);
     b = {
       x: patternBuffer(device, 8 * k, f32Word, k + copy),
-      qweight: patternBuffer(device, n * kb * 16, anyWord, n + k + copy),
+      qweight: patternBuffer(device, n * kb * blockBytes, anyWord, n + k + copy),
       scales: patternBuffer(device, Math.ceil((n * kb) / 2) * 4, f16PairWord, 3 * n + k + copy),
       y: patternBuffer(device, 4 * n, f32Word, n + copy),
       normw: patternBuffer(device, 4 * k, f32Word, 5 * k + copy),
@@ -70,7 +81,7 @@ function sweepCase(label: string, n: number, k: number, fuse: Fuse, v: Int4GemvV
   const xBytes = fuse === "swiglu+resid" ? 8 * k : 4 * k;
   return {
     name: `sweep int4_gemv ${label} ${n}x${k} ${fuse}`,
-    variant: `tk${v.tk} tr${v.tr} u${v.unroll}`,
+    variant: variantLabel(v),
     bytes: int4Bytes(n, k) + xBytes + (fuse === "norm" ? 4 * k + 4 * n : 8 * n),
     flops: 2 * n * k,
     setup(device: GPUDevice): Dispatch[] {
@@ -88,6 +99,25 @@ function sweepCase(label: string, n: number, k: number, fuse: Fuse, v: Int4GemvV
   };
 }
 
-export const gemvSweepCases: BenchCase[] = SHAPES.flatMap(([label, n, k, fuse]) =>
-  sweepVariants().map((v) => sweepCase(label, n, k, fuse, v)),
-);
+function lmHeadCase(label: string, n: number, k: number, v: Int8GemvVariant): BenchCase {
+  let calls = 0;
+  return {
+    name: `sweep int8_gemv ${label} ${n}x${k}`,
+    variant: variantLabel(v),
+    bytes: int8Bytes(n, k) + 4 * k + 4 * n,
+    flops: 2 * n * k,
+    setup(device: GPUDevice): Dispatch[] {
+      const b = buffers(device, n, k, calls++ % 8, 32);
+      return [int8Gemv(device, { m: 1, n, k }, { x: b.x, qweight: b.qweight, scales: b.scales, y: b.y }, v)];
+    },
+  };
+}
+
+export const gemvSweepCases: BenchCase[] = [
+  ...SHAPES.flatMap(([label, n, k, fuse]) => sweepVariants().map((v) => sweepCase(label, n, k, fuse, v))),
+  ...LM_HEADS.flatMap(([label, n, k]) =>
+    sweepVariants()
+      .filter((v) => v.unroll === 1 && v.tk <= 32 && v.tk * v.tr >= 128)
+      .map((v) => lmHeadCase(label, n, k, v)),
+  ),
+];
