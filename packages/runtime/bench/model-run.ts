@@ -6,7 +6,7 @@ import { Engine, residencyPlan } from "../src/engine/engine.ts";
 import { linearBytes } from "../src/model/linear.ts";
 import { groupNames, weightsFromPacked } from "../src/model/packed.ts";
 import { headBytes } from "../src/model/streaming.ts";
-import { type Profile, profileDecode } from "./profile.ts";
+import { decodeStepUs, type Profile, profileDecode } from "./profile.ts";
 
 const llama = (o: Partial<ModelConfig>): ModelConfig => ({
   architecture: "LlamaForCausalLM",
@@ -105,9 +105,13 @@ export interface Row {
   decodeSpread128: number;
   decodeTrials128: number[];
   decodeTokS4096?: number;
-  /** the autotuned engine (LoadOptions.tune, 2 s budget) on the same weights */
+  /** the autotuned engine (LoadOptions.tune, 2 s budget) on the same weights and context */
   tunedDecodeTokS128?: number;
   tunedDecodeSpread128?: number;
+  /** --profile: the GPU time of one decode step at ctx 128 (Profile.stepUs) */
+  stepUs128?: number;
+  /** --profile: the same on the autotuned engine */
+  tunedStepUs128?: number;
   tuneMs?: number;
   tuneReports?: unknown[];
   bandwidthFraction128: number;
@@ -136,7 +140,8 @@ export async function benchShape(
   tuned = false,
   profile = false,
 ): Promise<Row & { totalBytes: number }> {
-  const longCtx = !quick && !budget && !tuned;
+  // The tuned engine gets the default one's context: the attention split count follows the capacity.
+  const longCtx = !quick && !budget;
   const opts = {
     contextLength: quick ? 64 : longCtx ? 4096 + 64 : 256,
     ...(budget ? { gpuMemoryBudget: budget.bytes } : {}),
@@ -190,7 +195,7 @@ export async function benchShape(
       ttft = Math.min(...ttftTrials);
     }
     const d128 = await decodeAt(quick ? 16 : 128, trials);
-    const d4096 = longCtx ? await decodeAt(4096, trials) : undefined;
+    const d4096 = longCtx && !tuned ? await decodeAt(4096, trials) : undefined;
     const pass = engine.graph.decodePass!;
     const dispatches =
       pass.head.length + pass.streamed.reduce((a, l) => a + l.dispatches.length, 0) + pass.tail.length + 1;
@@ -229,7 +234,11 @@ export async function benchShape(
       row.decodeTokS4096 = d4096.tokS;
       row.bandwidthFraction4096 = (bytesPerToken * d4096.tokS) / copyBw;
     }
-    if (profile) row.profile = await profileDecode(engine, copyBw, quick ? 16 : 128, quick);
+    if (profile && tuned) row.stepUs128 = await decodeStepUs(engine, quick ? 16 : 128, quick);
+    else if (profile) {
+      row.profile = await profileDecode(engine, copyBw, quick ? 16 : 128, quick);
+      row.stepUs128 = row.profile.stepUs;
+    }
     if (engine.tuning) {
       row.tuneMs = engine.loadTimings.tuneMs;
       row.tuneReports = engine.tuning.reports;

@@ -58,9 +58,10 @@ async function main(): Promise<void> {
     );
     if (!quick || filter) {
       // The same weights on an autotuned engine (fresh tuning: no cache), decode at 128.
-      const t = await benchShape(device, quick, name, c, read, copyBw, writeBw, undefined, true);
+      const t = await benchShape(device, quick, name, c, read, copyBw, writeBw, undefined, true, profile);
       resident.tunedDecodeTokS128 = t.decodeTokS128;
       resident.tunedDecodeSpread128 = t.decodeSpread128;
+      if (t.stepUs128 !== undefined) resident.tunedStepUs128 = t.stepUs128;
       resident.tuneMs = t.tuneMs!;
       resident.tuneReports = t.tuneReports!;
     }
@@ -99,7 +100,15 @@ async function main(): Promise<void> {
   }
   console.log(`\ncopy ${(copyBw / 1e9).toFixed(0)} GB/s, writeBuffer ${(writeBw / 1e9).toFixed(2)} GB/s`);
   for (const line of table(rows)) console.log(line);
-  for (const r of rows) if (r.profile) for (const line of profileTable(r.shape, r.profile)) console.log(line);
+  for (const r of rows) {
+    if (!r.profile) continue;
+    for (const line of profileTable(r.shape, r.profile)) console.log(line);
+    if (r.tunedStepUs128 !== undefined) {
+      console.log(
+        `${r.shape} autotuned: step ${r.tunedStepUs128.toFixed(0)} µs on the GPU vs ${r.profile.stepUs.toFixed(0)} µs default`,
+      );
+    }
+  }
 }
 
 main().then(

@@ -43,26 +43,21 @@ const EMPTY = {
 };
 
 /**
- * Profiles the decode step at context `ctx` (the step's token at position ctx − 1; the KV cache holds
- * whatever the last generate left, the cost only depends on the length). quick: few repetitions
- * (SwiftShader smoke runs); the numbers then only show that it runs.
+ * GPU µs of one decode step at context `ctx`, its dispatches back to back (no host, no sampler), after
+ * a few hundred ms of the step to warm the clocks: what an A/B of kernel variants compares (the
+ * variants' times alone do not predict it; ARCHITECTURE.md, "Raw loads ahead").
  */
-export async function profileDecode(
-  engine: Engine,
-  copyBw: number,
-  ctx: number,
-  quick = false,
-): Promise<Profile> {
-  const { device, graph, config: c } = engine;
+export async function decodeStepUs(engine: Engine, ctx: number, quick = false): Promise<number> {
+  return (await timeStep(engine, ctx, quick)).stepUs;
+}
+
+async function timeStep(engine: Engine, ctx: number, quick: boolean) {
+  const { device, graph } = engine;
   const pass = graph.decodePass;
   if (!pass) throw new Error("profileDecode: the engine has no decode step yet");
   if (pass.streamed.length) throw new Error("profileDecode: resident models only");
   if (ctx < 1 || ctx > engine.contextLength) throw new RangeError(`profileDecode: ctx ${ctx}`);
   device.queue.writeBuffer(graph.act.pos, 0, Uint32Array.of(ctx - 1, 0, 0, 0));
-  const perLayer = (pass.head.length - 1) / c.numLayers;
-  const layers = Array.from({ length: c.numLayers }, (_, i) =>
-    pass.head.slice(1 + i * perLayer, 1 + (i + 1) * perLayer),
-  );
   const step = [...pass.head, ...pass.tail];
   const time = async (runs: Dispatch[][], reps: number) =>
     (
@@ -74,7 +69,26 @@ export async function profileDecode(
     ).seconds * 1e6;
   // Warm the clocks: a few hundred ms of the real step before anything is timed.
   if (!quick) await timeRuns(device, [step], { reps: 100, samples: 2, warmup: 1 });
-  const stepUs = await time([step], 20);
+  return { pass, step, time, stepUs: await time([step], 20) };
+}
+
+/**
+ * Profiles the decode step at context `ctx` (the step's token at position ctx − 1; the KV cache holds
+ * whatever the last generate left, the cost only depends on the length). quick: few repetitions
+ * (SwiftShader smoke runs); the numbers then only show that it runs.
+ */
+export async function profileDecode(
+  engine: Engine,
+  copyBw: number,
+  ctx: number,
+  quick = false,
+): Promise<Profile> {
+  const { device, graph, config: c } = engine;
+  const { pass, step, time, stepUs } = await timeStep(engine, ctx, quick);
+  const perLayer = (pass.head.length - 1) / c.numLayers;
+  const layers = Array.from({ length: c.numLayers }, (_, i) =>
+    pass.head.slice(1 + i * perLayer, 1 + (i + 1) * perLayer),
+  );
   const layerUs = await time(layers, 4 * c.numLayers);
   // The layer's GEMVs in graph order (fused decode: qkv, o, gateUp, down; unfused the same order).
   const l0 = graph.weights.layers[0]!;
