@@ -141,11 +141,12 @@ export function memoryReport(engine: Engine): string {
 }
 
 /**
- * Decode GEMV autotuning (on unless --no-tune): choices cached in <cache dir>/tuning.json, so only the
- * first load of a shape on this GPU spends up to 2 s timing.
+ * Decode GEMV autotuning, only with --tune (its picks, timed kernel by kernel, never made the decode
+ * step faster on an H200; ARCHITECTURE.md): choices cached in <cache dir>/tuning.json, so only the
+ * first load of a shape on this GPU spends up to 2 s timing. --no-tune is the default, still accepted.
  */
 export function tuneOption(v: Record<string, unknown>): Pick<LoadOptions, "tune"> {
-  if (v["no-tune"] === true) return {};
+  if (v.tune !== true || v["no-tune"] === true) return {};
   return { tune: { cache: fileTuneCache() } };
 }
 

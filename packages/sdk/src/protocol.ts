@@ -44,7 +44,8 @@ export interface LoadRequest {
   hostMemoryBudget?: number;
   /**
    * Autotune the decode kernels on this GPU at load (at most 2 s, once: the choices are kept in
-   * IndexedDB by adapter and shape; the output is the same either way). Default: true.
+   * IndexedDB by adapter and shape; the output is the same either way). Default: false (its picks,
+   * timed kernel by kernel, never made the decode step faster on an H200; ARCHITECTURE.md).
    */
   tune?: boolean;
 }
@@ -226,7 +227,7 @@ export interface ProbeRequest {
   gpuMemoryBudget?: number;
   /** Streaming slots a plan assumes (default 2). */
   streamSlots?: number;
-  /** Autotune the decode kernels first, as a load does (default true; the choices are cached). */
+  /** Autotune the decode kernels first, as a load with `tune` does (default false; choices cached). */
   tune?: boolean;
 }
 

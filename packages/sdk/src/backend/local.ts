@@ -210,7 +210,7 @@ export class LocalWispBackend implements WispWorkerApi {
         : {}),
       ...(ggufFile ? { ggufFile } : {}),
       ...(cached ? { packed: cached.packed } : {}),
-      ...(request.tune === false ? {} : { tune: hasIndexedDb() ? { cache: indexedDbTuneCache() } : {} }),
+      ...(request.tune === true ? { tune: hasIndexedDb() ? { cache: indexedDbTuneCache() } : {} } : {}),
       // Reading tensors from the store is not a download: reported as "read" so that "download"
       // (bytes over the network, once) does not start again from zero.
       onProgress: cached ? (p) => progress(p.phase === "download" ? { ...p, phase: "read" } : p) : progress,

@@ -68,7 +68,7 @@ export async function probe(
     ...(request.gpuMemoryBudget !== undefined ? { gpuMemoryBudget: request.gpuMemoryBudget } : {}),
     ...(request.streamSlots !== undefined ? { streamSlots: request.streamSlots } : {}),
     // Tuned as a load tunes (same cache), so the timed kernels are the ones the model will run.
-    ...(request.tune === false ? {} : { tune: hasIndexedDb() ? { cache: indexedDbTuneCache() } : {} }),
+    ...(request.tune === true ? { tune: hasIndexedDb() ? { cache: indexedDbTuneCache() } : {} } : {}),
     ...(signal ? { signal } : {}),
     onProgress: send,
   });

@@ -40,7 +40,8 @@ export interface CreateEngineOptions {
   hostMemoryBudget?: number;
   /**
    * Autotune the decode kernels on this GPU at load (at most 2 s, the first time: the choices are kept
-   * in IndexedDB by adapter and shape; the output is the same either way). Default: true.
+   * in IndexedDB by adapter and shape; the output is the same either way). Default: false (its
+   * picks, timed kernel by kernel, never made the decode step faster on an H200; ARCHITECTURE.md).
    */
   tune?: boolean;
   /**

@@ -22,7 +22,7 @@ export interface ProbeDeviceOptions {
   gpuMemoryBudget?: number;
   /** Streaming slots a plan assumes (default 2). */
   streamSlots?: number;
-  /** Autotune the decode kernels first, as createEngine does (default true; choices kept in IndexedDB). */
+  /** Autotune the decode kernels first, as createEngine with `tune` does (default false; choices cached). */
   tune?: boolean;
   onProgress?: (progress: ProbeProgress) => void;
   /** Ends the probe at once (its worker is terminated); probeDevice rejects with Aborted. */
