@@ -257,6 +257,38 @@ describe("weight streaming (--gpu-budget)", () => {
   });
 });
 
+describe("autotuning (--tune)", () => {
+  // Off by default since the tuned decode step was never faster on an H200 (ARCHITECTURE.md).
+  it("is off by default and with --no-tune, on with --tune, and the ids are the same", () => {
+    const cache = mkdtempSync(join(tmpdir(), "wisp-tune-"));
+    const run = (...extra: string[]) => {
+      const args = [
+        "generate",
+        "--model",
+        join(stories, "hf"),
+        "--prompt",
+        "Once upon a time",
+        "--max-tokens",
+      ];
+      const r = spawnSync(
+        process.execPath,
+        [cli, ...args, "8", "--temperature", "0", "--quant", "int4", "--stats", "--json", ...extra],
+        { encoding: "utf8", timeout: 280_000, env: { ...process.env, WISP_CACHE_DIR: cache } },
+      );
+      expect(r.status, `${extra.join(" ")}: ${r.stderr}`).toBe(0);
+      return { ids: (JSON.parse(r.stdout) as { ids: number[] }).ids, stderr: r.stderr };
+    };
+    const off = run();
+    expect(off.stderr).toContain("[autotuning off]");
+    expect(run("--no-tune").stderr).toContain("[autotuning off]");
+    expect(run("--tune", "--no-tune").stderr).toContain("[autotuning off]");
+    const on = run("--tune");
+    expect(on.stderr).toMatch(/\[autotuning: [1-9]\d* GEMV shapes/);
+    expect(on.ids).toEqual(off.ids);
+    expect(off.ids.length).toBeGreaterThan(1);
+  });
+});
+
 describe("template", () => {
   it("renders the qwen3 and llama3_1 chat templates like transformers", () => {
     for (const name of ["qwen3", "llama3_1"]) {
