@@ -14,6 +14,7 @@ import {
 import {
   defaultInt4GemvVariant,
   type GemvVariant,
+  type Int4GemvMath,
   type Int4GemvVariant,
   int4Gemv,
 } from "../../src/matmul/int4_gemv.ts";
@@ -25,6 +26,8 @@ export interface GemvBenchVariant {
   /** label: the variant's override constants */
   name: string;
   variant: GemvVariant | Int4GemvVariant;
+  /** INT4 only: the arithmetic (default f32) */
+  math?: Int4GemvMath;
 }
 
 const label = (v: GemvVariant | Int4GemvVariant): string =>
@@ -113,7 +116,9 @@ export function int4GemvBenchCase(n: number, k: number, v: GemvBenchVariant): Be
       const qweight = patternBuffer(device, n * kb * 16, anyWord, n + k);
       const scales = patternBuffer(device, Math.ceil((n * kb) / 2) * 4, f16PairWord, n * 3 + k);
       const y = device.createBuffer({ size: 4 * n, usage: GPUBufferUsage.STORAGE });
-      return [int4Gemv(device, { m: 1, n, k }, { x, qweight, scales, y }, v.variant as Int4GemvVariant)];
+      return [
+        int4Gemv(device, { m: 1, n, k }, { x, qweight, scales, y }, v.variant as Int4GemvVariant, {}, v.math),
+      ];
     },
   };
 }
@@ -150,3 +155,41 @@ export const gemvBenchCases: BenchCase[] = [
   ...INT4_SHAPES.flatMap(([n, k]) => gemvBenchVariants(n, k, "int4").map((v) => int4GemvBenchCase(n, k, v))),
   ...gemvBenchVariants(128256, 4096, "f16").map((v) => denseGemvBenchCase(128256, 4096, "f16", v)),
 ];
+
+// q8 math (8-bit x, integer dot products) against the f32 default at the decode shapes of
+// Llama-3.2-1B (qkv, o, gate_up, down) and Llama-3.1-8B (qkv, gate_up fused): splits with more rows per
+// workgroup amortize the per-workgroup quantization of x.
+const Q8_SHAPES: [number, number][] = [
+  [3072, 2048],
+  [2048, 2048],
+  [16384, 2048],
+  [2048, 8192],
+  [6144, 4096],
+  [4096, 4096],
+  [28672, 4096],
+  [4096, 14336],
+];
+const Q8_SPLITS: Int4GemvVariant[] = [
+  { tk: 8, tr: 32, unroll: 1, chunk: 0 },
+  { tk: 16, tr: 16, unroll: 1, chunk: 0 },
+  { tk: 32, tr: 8, unroll: 1, chunk: 0 },
+  { tk: 16, tr: 8, unroll: 1, chunk: 0 },
+  { tk: 64, tr: 2, unroll: 1, chunk: 0 },
+  { tk: 64, tr: 4, unroll: 1, chunk: 0 },
+  { tk: 32, tr: 4, unroll: 1, chunk: 0 },
+];
+
+export function q8BenchVariants(n: number, k: number): GemvBenchVariant[] {
+  const def = defaultInt4GemvVariant({ m: 1, n, k });
+  return [
+    { name: label(def), variant: def },
+    { name: `q8 ${label(def)}`, variant: def, math: "q8" },
+    ...Q8_SPLITS.filter((v) => label(v) !== label(def)).map(
+      (v): GemvBenchVariant => ({ name: `q8 ${label(v)}`, variant: v, math: "q8" }),
+    ),
+  ];
+}
+
+export const q8BenchCases: BenchCase[] = Q8_SHAPES.flatMap(([n, k]) =>
+  q8BenchVariants(n, k).map((v) => ({ ...int4GemvBenchCase(n, k, v), name: `q8 int4_gemv ${n}x${k}` })),
+);

@@ -9,6 +9,7 @@ import {
   uniform,
 } from "../kernel.ts";
 import code from "./int4_gemv.wgsl?raw";
+import q8Code from "./int4_gemv_q8.wgsl?raw";
 
 export const int4GemvSource: KernelSource = {
   name: "int4_gemv",
@@ -24,6 +25,15 @@ export const int4GemvSource: KernelSource = {
     "read-only-storage", // RMSNorm weight (norm prologue)
   ],
 };
+
+/** The same GEMV with x rounded to 8 bits per block of 32 and integer dot products (int4_gemv_q8.wgsl). */
+export const int4GemvQ8Source: KernelSource = { ...int4GemvSource, name: "int4_gemv_q8", code: q8Code };
+
+/**
+ * The arithmetic of an INT4 GEMV: `f32` multiplies exactly dequantized weights by f32 x; `q8` rounds x
+ * to 8 bits per block of 32 (d = max|x|/127) and sums integer products (4 per dot4I8Packed).
+ */
+export type Int4GemvMath = "f32" | "q8";
 
 /**
  * What a decode GEMV folds in around x·Wᵀ, each saving a dispatch and a pass over memory:
@@ -136,9 +146,19 @@ export function defaultInt4GemvVariant(shape: GemvShape): Int4GemvVariant {
   return { tk: 32, tr: 8, unroll: 1, chunk: 0 }; // 32 rows
 }
 
+/** Workgroup memory per staged x block: f32 (q8: and its two vec4<u32> of bytes, d and 8·Σq). */
+const int4GemvBlockBytes = (math: Int4GemvMath): number => (math === "q8" ? 168 : 128);
+
 /** Workgroup memory of an INT4 GEMV: the staged x chunk, the reduction rows, the norm partials. */
-export function int4GemvWorkgroupBytes(m: number, v: Int4GemvVariant, chunk: number, norm = false): number {
-  return m * chunk * 128 + 4 * v.tr * (v.tk + 1) * 4 + (norm ? 256 * 4 : 4) + 32;
+export function int4GemvWorkgroupBytes(
+  m: number,
+  v: Int4GemvVariant,
+  chunk: number,
+  norm = false,
+  math: Int4GemvMath = "f32",
+): number {
+  const perBlock = int4GemvBlockBytes(math);
+  return m * chunk * perBlock + 4 * v.tr * (v.tk + 1) * 4 + (norm ? 256 * 4 : 4) + 32;
 }
 
 /** Checks a variant against the shape and device, resolves chunk = 0, returns the override constants. */
@@ -148,8 +168,11 @@ export function int4GemvConstants(
   v: Int4GemvVariant,
   hasBias: boolean,
   fuse: GemvFusion = {},
+  math: Int4GemvMath = "f32",
 ): Constants {
   const name = "int4_gemv";
+  const q8 = math === "q8";
+  if (q8 && v.unroll !== 1) throw new Error(`${name}: q8 math takes unroll = 1`);
   checkShape(name, shape);
   checkThreads(device, name, v.tk, v.tr);
   if (v.unroll !== 1 && v.unroll !== 2) throw new Error(`${name}: unroll = ${v.unroll}, must be 1 or 2`);
@@ -159,24 +182,25 @@ export function int4GemvConstants(
   const limit = device.limits.maxComputeWorkgroupStorageSize;
   const norm = fuse.norm !== undefined;
   if (norm && fuse.swiglu) throw new Error(`${name}: a norm and a swiglu prologue together`);
-  const red = int4GemvWorkgroupBytes(shape.m, v, 0, norm);
+  const red = int4GemvWorkgroupBytes(shape.m, v, 0, norm, math);
+  const perBlock = int4GemvBlockBytes(math);
   let chunk = v.chunk;
   if (chunk === 0) {
     // M = 1 stays within 16 KiB so several workgroups share an SM; m > 1 takes what the device allows.
     const budget = shape.m > 1 ? limit : Math.min(limit, 16384);
-    const fit = Math.floor((budget - red) / (shape.m * 128));
+    const fit = Math.floor((budget - red) / (shape.m * perBlock));
     chunk = fit >= v.tk ? fit - (fit % v.tk) : fit;
   }
   chunk = Math.min(chunk, maxChunk);
   if (!Number.isInteger(chunk) || chunk < 1) throw new Error(`${name}: x chunk ${chunk} (x rows too wide)`);
-  const bytes = int4GemvWorkgroupBytes(shape.m, v, chunk, norm);
+  const bytes = int4GemvWorkgroupBytes(shape.m, v, chunk, norm, math);
   if (bytes > limit)
     throw new Error(`${name}: ${bytes} B of workgroup memory over the device limit ${limit}`);
   return {
     M: shape.m,
     TK: v.tk,
     TR: v.tr,
-    U: v.unroll,
+    ...(q8 ? {} : { U: v.unroll }),
     CHUNK: chunk,
     HAS_BIAS: hasBias ? 1 : 0,
     XV: shape.k % 4 === 0 ? 1 : 0,
@@ -212,15 +236,16 @@ export function int4Gemv(
   io: { x: Binding; qweight: Binding; scales: Binding; bias?: Binding; y: Binding },
   variant: Partial<Int4GemvVariant> = {},
   fuse: GemvFusion = {},
+  math: Int4GemvMath = "f32",
 ): Dispatch {
   const v = { ...defaultInt4GemvVariant(shape), ...variant };
-  const constants = int4GemvConstants(device, shape, v, io.bias !== undefined, fuse);
+  const constants = int4GemvConstants(device, shape, v, io.bias !== undefined, fuse, math);
   const kb = ceilDiv(shape.k, 32);
   const params = uniform(device, "int4_gemv.params", [shape.n, shape.k, kb, { f32: fuse.norm?.eps ?? 0 }]);
   const dummy = gemvNoBias(device);
   return makeDispatch(
     device,
-    int4GemvSource,
+    math === "q8" ? int4GemvQ8Source : int4GemvSource,
     constants,
     [params, io.x, io.x, io.qweight, io.scales, io.bias ?? dummy, io.y, fuse.norm?.weight ?? dummy],
     grid1d(device, ceilDiv(shape.n, 4 * v.tr)),
