@@ -97,6 +97,7 @@ export interface Row {
   compileMs: number;
   /** the fastest of the prefill trials (ttftTrials512) */
   ttftMs512?: number;
+  /** every prefill trial's time to first token, ms */
   ttftTrials512?: number[];
   prefillTokS512?: number;
   prefillTflops?: number;
@@ -112,6 +113,11 @@ export interface Row {
   stepUs128?: number;
   /** --profile: the same on the autotuned engine */
   tunedStepUs128?: number;
+  /** the engine with q8 activations (LoadOptions.activations) on the same weights and context */
+  q8DecodeTokS128?: number;
+  q8BandwidthFraction128?: number;
+  /** --profile: its decode step's GPU time at ctx 128 */
+  q8StepUs128?: number;
   tuneMs?: number;
   tuneReports?: unknown[];
   bandwidthFraction128: number;
@@ -137,15 +143,19 @@ export async function benchShape(
   copyBw: number,
   writeBw: number,
   budget?: { label: string; bytes: number },
-  tuned = false,
+  /** "tuned" / "q8": a second engine on the same weights (LoadOptions.tune / activations "q8"), decode at 128 only */
+  variant: "default" | "tuned" | "q8" = "default",
   profile = false,
 ): Promise<Row & { totalBytes: number }> {
-  // The tuned engine gets the default one's context: the attention split count follows the capacity.
+  const tuned = variant === "tuned";
+  const second = variant !== "default";
+  // A second engine gets the default one's context: the attention split count follows the capacity.
   const longCtx = !quick && !budget;
   const opts = {
     contextLength: quick ? 64 : longCtx ? 4096 + 64 : 256,
     ...(budget ? { gpuMemoryBudget: budget.bytes } : {}),
     ...(tuned ? { tune: { budgetMs: 2000 } } : {}),
+    ...(variant === "q8" ? { activations: "q8" as const } : {}),
   };
   const plan = residencyPlan(c, opts);
   // The random weights exist before the clock starts (as a cached model's files do): the load time
@@ -184,7 +194,7 @@ export async function benchShape(
     const trials = quick || budget ? 1 : 3;
     let ttft: number | undefined;
     const ttftTrials: number[] = [];
-    if (!budget && !tuned) {
+    if (!budget && !second) {
       const prompt = ids(quick ? 48 : 512, c.vocabSize, 3);
       await engine.generate(prompt, { maxTokens: 1, temperature: 0, ignoreEos: true }); // warm the 512 pipelines
       // Best of `trials` (one run was seen anywhere from 55 to 119 ms for the same 1B prefill on an H200).
@@ -195,7 +205,7 @@ export async function benchShape(
       ttft = Math.min(...ttftTrials);
     }
     const d128 = await decodeAt(quick ? 16 : 128, trials);
-    const d4096 = longCtx && !tuned ? await decodeAt(4096, trials) : undefined;
+    const d4096 = longCtx && !second ? await decodeAt(4096, trials) : undefined;
     const pass = engine.graph.decodePass!;
     const dispatches =
       pass.head.length + pass.streamed.reduce((a, l) => a + l.dispatches.length, 0) + pass.tail.length + 1;
@@ -234,7 +244,7 @@ export async function benchShape(
       row.decodeTokS4096 = d4096.tokS;
       row.bandwidthFraction4096 = (bytesPerToken * d4096.tokS) / copyBw;
     }
-    if (profile && tuned) row.stepUs128 = await decodeStepUs(engine, quick ? 16 : 128, quick);
+    if (profile && second) row.stepUs128 = await decodeStepUs(engine, quick ? 16 : 128, quick);
     else if (profile) {
       row.profile = await profileDecode(engine, copyBw, quick ? 16 : 128, quick);
       row.stepUs128 = row.profile.stepUs;
@@ -258,6 +268,9 @@ export function print(r: Row): void {
   console.log(
     `${r.shape} [${r.budget}] ${r.residentLayers}/${r.streamedLayers} layers resident/streamed: decode@128 ${r.decodeTokS128.toFixed(1)} tok/s (${(r.bandwidthFraction128 * 100).toFixed(1)}% of copy)` +
       (r.decodeTokS4096 ? `, @4096 ${r.decodeTokS4096.toFixed(1)} tok/s` : "") +
+      (r.q8DecodeTokS128
+        ? `, q8 activations @128 ${r.q8DecodeTokS128.toFixed(1)} tok/s (${((r.q8BandwidthFraction128 ?? 0) * 100).toFixed(1)}%)`
+        : "") +
       (r.ttftMs512 ? `, TTFT(512) ${r.ttftMs512.toFixed(0)} ms` : "") +
       (r.uploadGBs ? `, upload ${r.uploadGBs.toFixed(2)} GB/s` : ""),
   );
@@ -266,13 +279,13 @@ export function print(r: Row): void {
 /** The compact markdown table of a run (the Node bench prints it, the page shows it). */
 export function table(rows: readonly Row[]): string[] {
   const out = [
-    "| shape | budget | res/stream | MB/token | decode tok/s @128 (spread) | % copy | tuned @128 | tune ms | @4096 | % copy | prefill512 tok/s | TFLOP/s | TTFT ms | disp/layer | submits/tok | JS ms/tok | GPU ms/tok | upload GB/s | % writeBuffer | compile ms |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    "| shape | budget | res/stream | MB/token | decode tok/s @128 (spread) | % copy | q8 @128 | % copy | tuned @128 | tune ms | @4096 | % copy | prefill512 tok/s | TFLOP/s | TTFT ms | disp/layer | submits/tok | JS ms/tok | GPU ms/tok | upload GB/s | % writeBuffer | compile ms |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const r of rows) {
     const f = (v: number | undefined, d = 1) => (v === undefined ? "" : v.toFixed(d));
     out.push(
-      `| ${r.shape} | ${r.budget} | ${r.residentLayers}/${r.streamedLayers} | ${f(r.bytesPerToken / 1e6, 0)} | ${f(r.decodeTokS128)} (${f(r.decodeSpread128 * 100, 0)}%) | ${f(r.bandwidthFraction128 * 100)} | ${f(r.tunedDecodeTokS128)} | ${f(r.tuneMs, 0)} | ${f(r.decodeTokS4096)} | ${f(r.bandwidthFraction4096 && r.bandwidthFraction4096 * 100)} | ${f(r.prefillTokS512, 0)} | ${f(r.prefillTflops, 2)} | ${f(r.ttftMs512, 0)} | ${f(r.dispatchesPerLayer, 1)} | ${f(r.submitsPerToken, 2)} | ${f(r.jsMsPerToken, 3)} | ${f(r.gpuMsPerToken128, 2)} | ${f(r.uploadGBs, 2)} | ${f(r.uploadOfWriteBuffer && r.uploadOfWriteBuffer * 100)} | ${f(r.compileMs, 0)} |`,
+      `| ${r.shape} | ${r.budget} | ${r.residentLayers}/${r.streamedLayers} | ${f(r.bytesPerToken / 1e6, 0)} | ${f(r.decodeTokS128)} (${f(r.decodeSpread128 * 100, 0)}%) | ${f(r.bandwidthFraction128 * 100)} | ${f(r.q8DecodeTokS128)} | ${f(r.q8BandwidthFraction128 && r.q8BandwidthFraction128 * 100)} | ${f(r.tunedDecodeTokS128)} | ${f(r.tuneMs, 0)} | ${f(r.decodeTokS4096)} | ${f(r.bandwidthFraction4096 && r.bandwidthFraction4096 * 100)} | ${f(r.prefillTokS512, 0)} | ${f(r.prefillTflops, 2)} | ${f(r.ttftMs512, 0)} | ${f(r.dispatchesPerLayer, 1)} | ${f(r.submitsPerToken, 2)} | ${f(r.jsMsPerToken, 3)} | ${f(r.gpuMsPerToken128, 2)} | ${f(r.uploadGBs, 2)} | ${f(r.uploadOfWriteBuffer && r.uploadOfWriteBuffer * 100)} | ${f(r.compileMs, 0)} |`,
     );
   }
   return out;

@@ -4,7 +4,9 @@
 // $OUT/model-bench.json.
 //   node dist/model-bench.mjs [--quick] [--stream] [--profile] [shape-filter]
 // --quick: tiny shapes and short runs (SwiftShader, CI smoke). --stream: also the streaming runs.
-// --profile: where each shape's decode step spends its GPU time (bench/profile.ts), per dispatch.
+// --profile: where each shape's decode step spends its GPU time (bench/profile.ts), per dispatch, and the
+// q8 and tuned engines' step times. --no-tune: skip the autotuned engine. Every shape also runs an engine
+// with q8 activations (LoadOptions.activations) on the same weights: decode at 128.
 import { writeFileSync } from "node:fs";
 import { nodeDevice } from "@wisp/gpu-test/node";
 import { copyDispatch } from "../../../kernels/bench/copy.ts";
@@ -20,6 +22,7 @@ const args = process.argv.slice(2);
 const quick = args.includes("--quick");
 const stream = args.includes("--stream");
 const profile = args.includes("--profile");
+const noTune = args.includes("--no-tune"); // skip the autotuned engine (A/B runs)
 const filter = args.find((a) => !a.startsWith("--"));
 
 const SHAPES = benchShapes(quick);
@@ -53,12 +56,19 @@ async function main(): Promise<void> {
       copyBw,
       writeBw,
       undefined,
-      false,
+      "default",
       profile,
     );
     if (!quick || filter) {
+      // The same weights with q8 activations, decode at 128.
+      const q = await benchShape(device, quick, name, c, read, copyBw, writeBw, undefined, "q8", profile);
+      resident.q8DecodeTokS128 = q.decodeTokS128;
+      resident.q8BandwidthFraction128 = q.bandwidthFraction128;
+      if (q.stepUs128 !== undefined) resident.q8StepUs128 = q.stepUs128;
+    }
+    if ((!quick || filter) && !noTune) {
       // The same weights on an autotuned engine (fresh tuning: no cache), decode at 128.
-      const t = await benchShape(device, quick, name, c, read, copyBw, writeBw, undefined, true, profile);
+      const t = await benchShape(device, quick, name, c, read, copyBw, writeBw, undefined, "tuned", profile);
       resident.tunedDecodeTokS128 = t.decodeTokS128;
       resident.tunedDecodeSpread128 = t.decodeSpread128;
       if (t.stepUs128 !== undefined) resident.tunedStepUs128 = t.stepUs128;
@@ -103,6 +113,11 @@ async function main(): Promise<void> {
   for (const r of rows) {
     if (!r.profile) continue;
     for (const line of profileTable(r.shape, r.profile)) console.log(line);
+    if (r.q8StepUs128 !== undefined) {
+      console.log(
+        `${r.shape} q8 activations: step ${r.q8StepUs128.toFixed(0)} µs on the GPU vs ${r.profile.stepUs.toFixed(0)} µs f32`,
+      );
+    }
     if (r.tunedStepUs128 !== undefined) {
       console.log(
         `${r.shape} autotuned: step ${r.tunedStepUs128.toFixed(0)} µs on the GPU vs ${r.profile.stepUs.toFixed(0)} µs default`,

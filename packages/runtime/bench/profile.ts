@@ -54,9 +54,10 @@ export async function decodeStepUs(engine: Engine, ctx: number, quick = false): 
 async function timeStep(engine: Engine, ctx: number, quick: boolean) {
   const { device, graph } = engine;
   const pass = graph.decodePass;
-  if (!pass) throw new Error("profileDecode: the engine has no decode step yet");
-  if (pass.streamed.length) throw new Error("profileDecode: resident models only");
-  if (ctx < 1 || ctx > engine.contextLength) throw new RangeError(`profileDecode: ctx ${ctx}`);
+  if (!pass) throw new Error("decode step: the engine has none yet");
+  if (pass.streamed.length) throw new Error("decode step: resident models only");
+  if (ctx < 1 || ctx > engine.contextLength)
+    throw new RangeError(`decode step: ctx ${ctx} outside the context`);
   device.queue.writeBuffer(graph.act.pos, 0, Uint32Array.of(ctx - 1, 0, 0, 0));
   const step = [...pass.head, ...pass.tail];
   const time = async (runs: Dispatch[][], reps: number) =>

@@ -1,12 +1,11 @@
 // The device probe's timing side (probe.ts): a small engine over random weights (or why this GPU
 // refused it), decode steps timed from token arrivals, and the writeBuffer rate streaming would get.
 import type { ModelConfig } from "./config.ts";
-import { Engine, type residencyPlan } from "./engine/engine.ts";
+import { Engine, type LoadOptions, type residencyPlan } from "./engine/engine.ts";
 import { Aborted, ModelFileError } from "./errors.ts";
 import { linearBuffers } from "./model/linear.ts";
 import { weightsFromPacked } from "./model/packed.ts";
 import { layerBuffers, splitBytes } from "./model/streaming.ts";
-import type { TuneOptions } from "./model/tuning.ts";
 import type { ModelWeights } from "./model/weights.ts";
 import { sentence } from "./probe-layout.ts";
 
@@ -25,7 +24,7 @@ export async function buildEngine(
   config: ModelConfig,
   read: (group: string) => Promise<Uint8Array>,
   plan: ReturnType<typeof residencyPlan>,
-  tune: TuneOptions | undefined,
+  load: Pick<LoadOptions, "tune" | "activations">,
   /** 0..1 of the build: weights, then pipelines, then the warm-up */
   onStep: (part: number) => void,
 ): Promise<Engine | string> {
@@ -38,7 +37,7 @@ export async function buildEngine(
     weights = await weightsFromPacked(device, config, "int4", read);
     onStep(0.25);
     engine = await Engine.fromWeights(device, config, weights, plan, {
-      ...(tune ? { tune } : {}),
+      ...load,
       onProgress: (p) => {
         if (p.fraction === 1) onStep(p.phase === "compile" ? 0.6 : 1);
       },

@@ -23,6 +23,7 @@
 // GPU has, so without a budget the probe assumes one (assumedGpuMemory, below). Over the budget,
 // the plan a load with that budget would use (planResidency) is reported: "streaming" when some
 // layers would stream from host memory, "too-large" when not even that fits or a limit is broken.
+import type { Int4GemvMath } from "@wisp/kernels";
 import type { ModelConfig } from "./config.ts";
 import { plannedMemory, residencyPlan } from "./engine/engine.ts";
 import { Aborted } from "./errors.ts";
@@ -60,6 +61,8 @@ export interface ProbeOptions {
    * shared cache serves the later load too. Default: not tuned (the default variants).
    */
   tune?: TuneOptions;
+  /** The decode GEMVs' activations, as the load will use (LoadOptions.activations; default f32). */
+  activations?: Int4GemvMath;
   signal?: AbortSignal;
   onProgress?: (p: ProbeProgress) => void;
 }
@@ -237,6 +240,10 @@ export async function probeModel(
   const measured: ProbeResult["measured"] = [];
   let uploadRate: number | undefined;
   const share = budgetMs / counts.length;
+  const load = {
+    ...(options.tune ? { tune: options.tune } : {}),
+    ...(options.activations ? { activations: options.activations } : {}),
+  };
   for (const [i, layers] of counts.entries()) {
     check();
     // Progress: each engine is 1/counts of the bar, 40% its build (weights, pipelines, warm-up) and
@@ -246,7 +253,7 @@ export async function probeModel(
     let t = performance.now();
     const sub = { ...config, numLayers: layers };
     const subPlan = residencyPlan(sub, { contextLength: Math.min(plan.context, MEASURE_CONTEXT) });
-    const engine = await buildEngine(device, sub, read, subPlan, options.tune, (part) =>
+    const engine = await buildEngine(device, sub, read, subPlan, load, (part) =>
       progress("build", at(part * 0.4)),
     );
     buildMs += performance.now() - t;

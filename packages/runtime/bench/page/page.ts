@@ -33,6 +33,7 @@ function show(r: Row): void {
     f(r.decodeTokS128),
     `${f(r.decodeSpread128 * 100, 0)}%`,
     f(r.bandwidthFraction128 * 100),
+    f(r.q8DecodeTokS128),
     f(r.tunedDecodeTokS128),
     f(r.prefillTokS512, 0),
     f(r.prefillTflops, 2),
@@ -67,7 +68,10 @@ async function main(): Promise<void> {
     progress.value = i / shapes.length;
     const read = randomGroups(device, c, 1234);
     const row = await benchShape(device, quick, name, c, read, copyBw, writeBw);
-    const tuned = await benchShape(device, quick, name, c, read, copyBw, writeBw, undefined, true);
+    const q8 = await benchShape(device, quick, name, c, read, copyBw, writeBw, undefined, "q8");
+    row.q8DecodeTokS128 = q8.decodeTokS128;
+    row.q8BandwidthFraction128 = q8.bandwidthFraction128;
+    const tuned = await benchShape(device, quick, name, c, read, copyBw, writeBw, undefined, "tuned");
     row.tunedDecodeTokS128 = tuned.decodeTokS128;
     row.tunedDecodeSpread128 = tuned.decodeSpread128;
     row.tuneMs = tuned.tuneMs!;

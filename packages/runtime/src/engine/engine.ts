@@ -1,7 +1,7 @@
 // The engine for one model on one device: load (open → weights → graph), logits (prefill only), and
 // generate (prefill, then a pipelined GPU token loop with stop checks behind it). Requests are queued:
 // one runs at a time, never interleaved.
-import { type Dispatch, encodeDispatch } from "@wisp/kernels";
+import { type Dispatch, encodeDispatch, type Int4GemvMath } from "@wisp/kernels";
 import type { ModelConfig } from "../config.ts";
 import { Aborted, ContextLengthExceeded, ModelFileError } from "../errors.ts";
 import { openModel } from "../loader/model.ts";
@@ -33,6 +33,13 @@ export interface LoadOptions {
    * cost stories260K +14.6% perplexity) or "int4" (half its bytes per token). See weights.ts headStorage.
    */
   headQuant?: HeadQuant;
+  /**
+   * With INT4 weights: the decode GEMVs' activations. "f32" (default) multiplies exactly dequantized
+   * weights by f32 x; "q8" rounds x to 8 bits per block of 32 (d = max|x|/127, as llama.cpp's Q8_0)
+   * and sums integer products, four per dot4I8Packed: fewer instructions per weight. Prefill and the
+   * lm_head are unchanged. Tuned splits (`tune`) apply to "f32" only.
+   */
+  activations?: Int4GemvMath;
   /** KV cache size in tokens (default min(config.maxPositionEmbeddings, 4096)). */
   contextLength?: number;
   /** Tokens per prefill pass (default 512). */
@@ -300,7 +307,15 @@ export class Engine {
         ? await tuneDecodeGemvs(device, config, weights.layers, options.tune)
         : undefined;
     const tuneMs = performance.now() - t;
-    const graph = new LlamaGraph(device, config, weights, kv, Math.min(chunk, kv.capacity), tuning?.variants);
+    const graph = new LlamaGraph(
+      device,
+      config,
+      weights,
+      kv,
+      Math.min(chunk, kv.capacity),
+      tuning?.variants,
+      options.activations ?? "f32",
+    );
     const sampler = new GpuSampler(device, config.vocabSize, graph.act.logits, kv.capacity);
     const engine = new Engine(device, config, tokenizer, graph, sampler, weights.quant);
     engine.fromPacked = fromPacked;
@@ -427,8 +442,12 @@ export class Engine {
     }
   }
 
-  /** Full-vocabulary logits of every position (prefill only). */
-  logits(ids: readonly number[]): Promise<Float32Array[]> {
+  /**
+   * Full-vocabulary logits of every position. By default all come from prefill. With `decode`, the
+   * first position comes from prefill and every later one from the decode step, teacher-forced (the
+   * given id, not a sampled one): the kernels generation runs (fused GEMVs, LoadOptions.activations).
+   */
+  logits(ids: readonly number[], options: { decode?: boolean } = {}): Promise<Float32Array[]> {
     return this.serialize(async () => {
       this.checkContext(ids.length);
       const { act } = this.graph;
@@ -439,18 +458,33 @@ export class Engine {
         size: Math.ceil(v / 4) * 16,
         usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
       });
-      await this.prefill(ids, async (tokens) => {
+      const copyLogits = (enc: GPUCommandEncoder) =>
+        enc.copyBufferToBuffer(act.logits, 0, read, 0, read.size);
+      const take = async () => {
+        await read.mapAsync(GPUMapMode.READ);
+        out.push(new Float32Array(read.getMappedRange().slice(0, v * 4)));
+        read.unmap();
+      };
+      await this.prefill(options.decode ? ids.slice(0, 1) : ids, async (tokens) => {
         for (let t = 0; t < tokens; t++) {
           this.submit([
             (enc) => enc.copyBufferToBuffer(act.h, t * h * 4, act.hLast, 0, h * 4),
             this.graph.head(),
-            (enc) => enc.copyBufferToBuffer(act.logits, 0, read, 0, read.size),
+            copyLogits,
           ]);
-          await read.mapAsync(GPUMapMode.READ);
-          out.push(new Float32Array(read.getMappedRange().slice(0, v * 4)));
-          read.unmap();
+          await take();
         }
       });
+      if (options.decode) {
+        // The decode step embeds the id at word 1 of the sampler's state: the forced id goes there.
+        const step = this.graph.decodeStep(this.sampler.state);
+        for (let p = 1; p < ids.length; p++) {
+          this.device.queue.writeBuffer(this.sampler.state, 4, Uint32Array.of(ids[p]!));
+          this.device.queue.writeBuffer(act.pos, 0, Uint32Array.of(p, 0, 0, 0));
+          await this.forward(step, [], [copyLogits]);
+          await take();
+        }
+      }
       read.destroy();
       return out;
     });

@@ -8,6 +8,7 @@ import {
   denseGemm,
   denseGemv,
   type GemvFusion,
+  type Int4GemvMath,
   type Int4GemvVariant,
   type Int4Matrix,
   type Int8Matrix,
@@ -248,7 +249,9 @@ function partBias(l: Linear, p: LinearPart): GPUBufferBinding | undefined {
  * y[0..m) = x·Wᵀ for decode (m ≤ 8): one GEMV per part, each writing y columns [row0, row0+rows).
  * x: (m, k) f32; y: (m, n) f32 — with several parts m must be 1 (y slices are per row). `fuse`
  * (INT4 only): an RMSNorm or SwiGLU prologue and a residual epilogue in the same dispatch. `tuned`:
- * this device's choice of work split per shape (bit-identical to the default).
+ * this device's choice of work split per shape (bit-identical to the default). `math` (INT4 only):
+ * "q8" rounds x to 8 bits per block and sums integer products (int4_gemv_q8.wgsl); tuned splits are
+ * for the f32 kernel and are not applied to it.
  */
 export function gemv(
   device: GPUDevice,
@@ -259,6 +262,7 @@ export function gemv(
   yOffset = 0,
   fuse: GemvFusion = {},
   tuned?: TunedVariants,
+  math: Int4GemvMath = "f32",
 ): Dispatch[] {
   if (l.parts.length > 1 && m !== 1) throw new Error(`${l.name}: split weights need m = 1`);
   const fused = fuse.norm !== undefined || fuse.swiglu === true || fuse.residual === true;
@@ -282,8 +286,9 @@ export function gemv(
             y: yb,
             ...(bias ? { bias } : {}),
           },
-          tuned?.get(int4GemvKey(shape, fuse)) ?? {},
+          (math === "f32" ? tuned?.get(int4GemvKey(shape, fuse)) : undefined) ?? {},
           fuse,
+          math,
         )
       : denseGemv(device, shape, "f32", { x, w: p.buffers.w, y: yb, ...(bias ? { bias } : {}) });
   });

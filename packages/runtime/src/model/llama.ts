@@ -12,6 +12,8 @@ import {
   defaultDecodeSplits,
   type EmbeddingTable,
   embedding,
+  type GemvFusion,
+  type Int4GemvMath,
   residualAdd,
   rmsNorm,
   ropeKvAppend,
@@ -98,6 +100,8 @@ export class LlamaGraph {
     chunk: number,
     /** this device's autotuned decode GEMV variants (model/tuning.ts; bit-identical to the default) */
     readonly tuned?: TunedVariants,
+    /** the decode GEMVs' arithmetic with INT4 weights (LoadOptions.activations) */
+    readonly math: Int4GemvMath = "f32",
   ) {
     this.act = createActivations(device, config, chunk);
     const scaling = config.ropeScaling;
@@ -138,23 +142,20 @@ export class LlamaGraph {
     // Decode with INT4 weights folds the norms, SwiGLU and the residual adds into the GEMVs
     // (int4_gemv.wgsl, bit-identical to the separate kernels); prefill and f32 weights run them apart.
     const fused = decode && w.quant === "int4";
-    const t = this.tuned;
+    // With q8 activations the down projection keeps f32 x: its SwiGLU input carries the outliers 8-bit
+    // rounding hurts most, and it was no faster in the step (ARCHITECTURE.md, "q8 activations").
+    const fg = (
+      l: (typeof w.layers)[number]["qkv"],
+      x: GPUBuffer,
+      y: GPUBuffer,
+      fuse: GemvFusion,
+      math: Int4GemvMath = this.math,
+    ) => gemv(device, l, tokens, x, y, 0, fuse, this.tuned, math);
     w.layers.forEach((l, i) => {
       const out: Dispatch[] = [];
       lists.push(out);
       if (fused) {
-        out.push(
-          ...gemv(
-            device,
-            l.qkv,
-            tokens,
-            a.x,
-            a.qkv,
-            0,
-            { norm: { weight: l.inputNorm, eps: c.rmsNormEps } },
-            t,
-          ),
-        );
+        out.push(...fg(l.qkv, a.x, a.qkv, { norm: { weight: l.inputNorm, eps: c.rmsNormEps } }));
       } else {
         out.push(norm(l.inputNorm), ...lin(l.qkv, a.h, a.qkv));
       }
@@ -198,18 +199,9 @@ export class LlamaGraph {
       }
       if (fused) {
         out.push(
-          ...gemv(device, l.o, tokens, a.attn, a.x, 0, { residual: true }, t),
-          ...gemv(
-            device,
-            l.gateUp,
-            tokens,
-            a.x,
-            a.gateUp,
-            0,
-            { norm: { weight: l.postNorm, eps: c.rmsNormEps } },
-            t,
-          ),
-          ...gemv(device, l.down, tokens, a.gateUp, a.x, 0, { swiglu: true, residual: true }, t),
+          ...fg(l.o, a.attn, a.x, { residual: true }),
+          ...fg(l.gateUp, a.x, a.gateUp, { norm: { weight: l.postNorm, eps: c.rmsNormEps } }),
+          ...fg(l.down, a.gateUp, a.x, { swiglu: true, residual: true }, "f32"),
         );
       } else {
         out.push(...lin(l.o, a.attn, a.proj), residual(), norm(l.postNorm), ...lin(l.gateUp, a.h, a.gateUp));
