@@ -2,7 +2,7 @@
 // streamed tokens, Ctrl-C stops a reply, an empty line or /exit quits.
 import { createInterface } from "node:readline/promises";
 import type { ChatMessage } from "@wisp/runtime";
-import { loadEngine, quantOption, streamingOptions, tuneOption } from "./host.ts";
+import { activationsOption, loadEngine, quantOption, streamingOptions, tuneOption } from "./host.ts";
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -15,6 +15,7 @@ export async function chat(v: Values): Promise<void> {
     quant: quantOption(v.quant as string | undefined, "int4"),
     ...streaming,
     ...tuneOption(v),
+    ...activationsOption(v.activations as string | undefined),
   });
   const tok = engine.tokenizer;
   if (!tok) throw new Error("the model folder has no tokenizer.json");

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { tokenizerFromFolderFiles } from "@wisp/runtime";
 import { folderSource } from "@wisp/runtime/node";
 import {
+  activationsOption,
   intOption,
   loadEngine,
   memoryReport,
@@ -28,6 +29,7 @@ export async function generate(v: Values): Promise<void> {
     ...(tokenizerDir ? { tokenizerSource: folderSource(tokenizerDir) } : {}),
     ...streaming,
     ...tuneOption(v),
+    ...activationsOption(v.activations as string | undefined),
   });
   if (!engine.tokenizer) {
     throw new Error(
@@ -69,12 +71,13 @@ export async function logits(v: Values): Promise<void> {
     requireTokenizer: false,
     contextLength: Math.max(16, ids.length),
     ...streaming,
+    ...activationsOption(str(v, "activations")),
   });
   for (const id of ids) {
     if (id >= engine.config.vocabSize)
       throw new RangeError(`token ${id} is outside the vocabulary (${engine.config.vocabSize})`);
   }
-  const rows = await engine.logits(ids);
+  const rows = await engine.logits(ids, { decode: v.decode === true });
   process.stdout.write(`${JSON.stringify({ logits: rows.map((r) => Array.from(r)) })}\n`);
   if (v.stats === true) process.stderr.write(`${memoryReport(engine)}\n`);
 }

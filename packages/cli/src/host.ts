@@ -159,6 +159,16 @@ export function tuneReport(engine: Engine): string {
   return `[autotuning: ${t.reports.length} GEMV shapes, ${cached} from the cache, ${faster} timed faster than the default, ${t.ms.toFixed(0)} ms]`;
 }
 
+/**
+ * `--activations f32|q8`: the decode GEMVs' x with INT4 weights (LoadOptions.activations); q8 rounds it
+ * to 8 bits per block of 32 and runs integer dot products (faster; not bit-identical to f32).
+ */
+export function activationsOption(v: string | undefined): Pick<LoadOptions, "activations"> {
+  if (v === undefined) return {};
+  if (v !== "f32" && v !== "q8") throw new UsageError(`--activations must be f32 or q8, got "${v}"`);
+  return { activations: v };
+}
+
 export function quantOption(v: string | undefined, fallback: "int4" | "f32"): "int4" | "f32" {
   if (v === undefined) return fallback;
   if (v !== "int4" && v !== "f32") throw new Error(`--quant must be int4 or f32, got "${v}"`);

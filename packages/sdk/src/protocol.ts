@@ -8,6 +8,12 @@
 // IndexedDB as the worker (same origin), so listCachedModels() & co. run on the main thread.
 
 // Kept free of runtime imports so the public declarations stand alone (the same unions as the runtime's).
+/**
+ * The decode matrix products' input with INT4 weights: "f32" (default) as is; "q8" rounded to 8 bits
+ * per block of 32 values, with integer dot products (faster decode; close to, not the same as, f32).
+ */
+export type Activations = "f32" | "q8";
+
 /** Weight storage: INT4 (quantized on the GPU at load) or unquantized f32. */
 export type Quant = "int4" | "f32";
 /** "abort": the request's signal fired (or the engine was unloaded) before it finished. */
@@ -48,6 +54,8 @@ export interface LoadRequest {
    * timed kernel by kernel, never made the decode step faster on an H200; ARCHITECTURE.md).
    */
   tune?: boolean;
+  /** The decode GEMVs' activations with INT4 weights (see CreateEngineOptions.activations). */
+  activations?: Activations;
 }
 
 /** A model in the weight store, as listCachedModels() reports it. */
@@ -229,6 +237,8 @@ export interface ProbeRequest {
   streamSlots?: number;
   /** Autotune the decode kernels first, as a load with `tune` does (default false; choices cached). */
   tune?: boolean;
+  /** Time the decode kernels the load will run with these activations (default "f32"). */
+  activations?: Activations;
 }
 
 export interface ProbeProgress {

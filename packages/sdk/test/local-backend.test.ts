@@ -5,7 +5,7 @@ import { folderSource } from "@wisp/runtime/node";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createLocalEngine, type LocalEngineOptions, LocalWispBackend } from "../src/backend/index.ts";
 import type { WispEngine } from "../src/client/engine.ts";
-import { Aborted, ContextLengthExceeded } from "../src/errors.ts";
+import { Aborted, ContextLengthExceeded, InvalidRequestError } from "../src/errors.ts";
 
 const hf = new URL("../../../../shared/models/stories260K/hf", import.meta.url).pathname;
 // llama2.c's greedy story from BOS: a greedy continuation of its own first words follows the same path.
@@ -144,6 +144,17 @@ describe("load options", () => {
       ...extra,
     });
   };
+
+  it("activations: q8 loads INT4 and completes the story's first words; a bad value is InvalidRequestError", async () => {
+    const q8 = await load({ quant: "int4", activations: "q8" });
+    try {
+      const r = await q8.completions.create({ prompt: "Once upon a time", max_tokens: 6, temperature: 0 });
+      expect(STORY.startsWith(`Once upon a time${r.choices[0]!.text}`)).toBe(true);
+    } finally {
+      await q8.unload();
+    }
+    await expect(load({ activations: "int8" as "q8" })).rejects.toThrow(InvalidRequestError);
+  });
 
   it("a GPU memory budget that holds 2 of 5 layers streams the rest; same completion text", async () => {
     const m = engine.model.memory;

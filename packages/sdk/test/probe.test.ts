@@ -29,6 +29,7 @@ describe("probeRequest", () => {
       contextLength: 256,
     });
     expect(probeRequest({ model: "org/name" }, "http://x/").model).toEqual({ kind: "hf", id: "org/name" });
+    expect(probeRequest({ config: configJson, activations: "q8" }, "http://x/").activations).toBe("q8");
     for (const bad of [
       {},
       { config: configJson, model: "org/name" },
@@ -36,6 +37,7 @@ describe("probeRequest", () => {
       { config: configJson, budgetMs: 0 },
       { config: configJson, contextLength: 1.5 },
       { config: configJson, gpuMemoryBudget: -1 },
+      { config: configJson, activations: "int8" as "q8" },
     ]) {
       expect(() => probeRequest(bad, "http://x/"), JSON.stringify(bad)).toThrow(InvalidRequestError);
     }

@@ -1,8 +1,8 @@
 // @wisp/sdk/backend: the runtime in-thread. Node hosts (a Dawn device) and tests use the same
 // OpenAI-style engine as the browser, without a worker.
-import { streamingRequest } from "../client/create.ts";
+import { activationsRequest, streamingRequest } from "../client/create.ts";
 import { WispEngine } from "../client/engine.ts";
-import type { LoadProgress, Quant } from "../protocol.ts";
+import type { Activations, LoadProgress, Quant } from "../protocol.ts";
 import { inThreadConnection } from "../transport.ts";
 import { type LocalBackendOptions, type LocalModelSpec, LocalWispBackend } from "./local.ts";
 
@@ -28,6 +28,8 @@ export interface LocalEngineOptions extends LocalBackendOptions {
   streamSlots?: number;
   /** Host memory for streamed layers (bytes); the rest are re-read from the store. Needs the cache. */
   hostMemoryBudget?: number;
+  /** The decode GEMVs' activations with INT4 weights (createEngine's): "f32" (default) or "q8". */
+  activations?: Activations;
   /** Aborts the load at the next request or tensor read: rejects with Aborted, nothing stays loaded. */
   signal?: AbortSignal;
   onProgress?: (progress: LoadProgress) => void;
@@ -44,6 +46,7 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Wi
     gpuMemoryBudget,
     streamSlots,
     hostMemoryBudget,
+    activations,
     signal,
     onProgress,
     ...backendOptions
@@ -55,6 +58,7 @@ export async function createLocalEngine(options: LocalEngineOptions): Promise<Wi
     ...(quant ? { quant } : {}),
     ...(contextLength ? { contextLength } : {}),
     ...(cache !== undefined ? { cache } : {}),
+    ...activationsRequest(activations),
     ...streamingRequest({
       ...(gpuMemoryBudget !== undefined ? { gpuMemoryBudget } : {}),
       ...(streamSlots !== undefined ? { streamSlots } : {}),

@@ -9,7 +9,6 @@ import {
   filesSource,
   hasIndexedDb,
   hfSource,
-  indexedDbTuneCache,
   ModelFileError,
   type ModelStore,
   openModelStore,
@@ -36,7 +35,7 @@ import type {
 } from "../protocol.ts";
 import { BatchPump } from "./batch.ts";
 import { type AcquiredGpu, requestWispDevice } from "./device.ts";
-import { probe } from "./probe.ts";
+import { kernelLoadOptions, probe } from "./probe.ts";
 
 /** In-thread only (not cloneable): any FileSource as well, e.g. folderSource() from @wisp/runtime/node. */
 export type LocalModelSpec =
@@ -210,7 +209,7 @@ export class LocalWispBackend implements WispWorkerApi {
         : {}),
       ...(ggufFile ? { ggufFile } : {}),
       ...(cached ? { packed: cached.packed } : {}),
-      ...(request.tune === true ? { tune: hasIndexedDb() ? { cache: indexedDbTuneCache() } : {} } : {}),
+      ...kernelLoadOptions(request),
       // Reading tensors from the store is not a download: reported as "read" so that "download"
       // (bytes over the network, once) does not start again from zero.
       onProgress: cached ? (p) => progress(p.phase === "download" ? { ...p, phase: "read" } : p) : progress,

@@ -14,9 +14,26 @@ import {
   urlSource,
   WispError,
 } from "@wisp/runtime";
-import type { DeviceProbe, ProbeProgress, ProbeProgressCallback, ProbeRequest } from "../protocol.ts";
+import type {
+  Activations,
+  DeviceProbe,
+  ProbeProgress,
+  ProbeProgressCallback,
+  ProbeRequest,
+} from "../protocol.ts";
 
 const PROGRESS_INTERVAL_MS = 100;
+
+/**
+ * The kernel choices a load and a probe share: autotuning (only with `tune: true`, its choices kept in
+ * IndexedDB where there is one) and the decode GEMVs' activations.
+ */
+export function kernelLoadOptions(request: { tune?: boolean; activations?: Activations }) {
+  return {
+    ...(request.tune === true ? { tune: hasIndexedDb() ? { cache: indexedDbTuneCache() } : {} } : {}),
+    ...(request.activations ? { activations: request.activations } : {}),
+  };
+}
 
 /** config.json of the request: given, or read from the model's place (only that file). */
 async function probeConfig(request: ProbeRequest, signal: AbortSignal | undefined): Promise<ModelConfig> {
@@ -67,8 +84,8 @@ export async function probe(
     ...(request.budgetMs !== undefined ? { budgetMs: request.budgetMs } : {}),
     ...(request.gpuMemoryBudget !== undefined ? { gpuMemoryBudget: request.gpuMemoryBudget } : {}),
     ...(request.streamSlots !== undefined ? { streamSlots: request.streamSlots } : {}),
-    // Tuned as a load tunes (same cache), so the timed kernels are the ones the model will run.
-    ...(request.tune === true ? { tune: hasIndexedDb() ? { cache: indexedDbTuneCache() } : {} } : {}),
+    // Tuned as a load tunes (same cache), with its activations: the timed kernels are the model's.
+    ...kernelLoadOptions(request),
     ...(signal ? { signal } : {}),
     onProgress: send,
   });

@@ -4,7 +4,7 @@
 import { Aborted, WebGPUUnavailable } from "@wisp/runtime";
 import { NO_WEBGPU } from "../backend/messages.ts";
 import { InvalidRequestError } from "../errors.ts";
-import type { LoadProgress, LoadRequest, Quant } from "../protocol.ts";
+import type { Activations, LoadProgress, LoadRequest, Quant } from "../protocol.ts";
 import { connectEndpoint } from "../transport.ts";
 import { WispEngine } from "./engine.ts";
 import { type ModelInput, resolveModel } from "./model.ts";
@@ -45,12 +45,31 @@ export interface CreateEngineOptions {
    */
   tune?: boolean;
   /**
+   * With INT4 weights, the decode matrix products' input: "f32" (default) as is, or "q8": rounded to
+   * 8 bits per block of 32 values (as llama.cpp's Q8_0) and multiplied with integer dot products, four
+   * products per instruction. Decode steps measured 17-19% faster on an H200 (Llama-3.2-1B and
+   * Llama-3.1-8B shapes); the output is close to f32's but not the same. Prefill is unchanged.
+   */
+  activations?: Activations;
+  /**
    * Aborts the load: the worker is terminated at once (download, quantization and GPU memory end
    * with it) and createEngine rejects with `Aborted`.
    */
   signal?: AbortSignal;
   /** Where wisp-worker.js is served, when not beside the SDK script (e.g. after a bundler moved files). */
   workerUrl?: string | URL;
+}
+
+/** Checks `activations` (InvalidRequestError) and returns it for a LoadRequest or ProbeRequest. */
+export function activationsRequest(activations: unknown): { activations?: Activations } {
+  if (activations === undefined) return {};
+  if (activations !== "f32" && activations !== "q8") {
+    throw new InvalidRequestError(
+      `activations must be "f32" or "q8", got ${JSON.stringify(activations)}`,
+      "activations",
+    );
+  }
+  return { activations };
 }
 
 /** Checks gpuMemoryBudget / streamSlots (InvalidRequestError) and returns them for the LoadRequest. */
@@ -95,6 +114,7 @@ export async function createEngine(options: CreateEngineOptions): Promise<WispEn
     ...(options.contextLength ? { contextLength: options.contextLength } : {}),
     ...(options.cache !== undefined ? { cache: options.cache } : {}),
     ...(options.tune !== undefined ? { tune: options.tune } : {}),
+    ...activationsRequest(options.activations),
     ...streamingRequest(options),
   };
   if (options.signal?.aborted) throw new Aborted("the model load was aborted");

@@ -4,8 +4,9 @@
 import { Aborted, WebGPUUnavailable } from "@wisp/runtime";
 import { NO_WEBGPU } from "../backend/messages.ts";
 import { InvalidRequestError } from "../errors.ts";
-import type { DeviceProbe, ProbeProgress, ProbeRequest } from "../protocol.ts";
+import type { Activations, DeviceProbe, ProbeProgress, ProbeRequest } from "../protocol.ts";
 import { connectEndpoint } from "../transport.ts";
+import { activationsRequest } from "./create.ts";
 import { type ModelInput, resolveModel } from "./model.ts";
 import { spawnWorker } from "./spawn.ts";
 
@@ -24,6 +25,8 @@ export interface ProbeDeviceOptions {
   streamSlots?: number;
   /** Autotune the decode kernels first, as createEngine with `tune` does (default false; choices cached). */
   tune?: boolean;
+  /** Time the decode kernels that createEngine with these `activations` will run (default "f32"). */
+  activations?: Activations;
   onProgress?: (progress: ProbeProgress) => void;
   /** Ends the probe at once (its worker is terminated); probeDevice rejects with Aborted. */
   signal?: AbortSignal;
@@ -64,6 +67,7 @@ export function probeRequest(options: ProbeDeviceOptions, base: string): ProbeRe
     ...(options.gpuMemoryBudget !== undefined ? { gpuMemoryBudget: options.gpuMemoryBudget } : {}),
     ...(options.streamSlots !== undefined ? { streamSlots: options.streamSlots } : {}),
     ...(options.tune !== undefined ? { tune: options.tune } : {}),
+    ...activationsRequest(options.activations),
   };
 }
 
