@@ -20,6 +20,7 @@ test("the bench page measures a tiny shape on the browser's WebGPU", async ({ pa
   expect(r.shape).toBe("tiny-llama");
   expect(r.decodeTokS128).toBeGreaterThan(0);
   expect(r.tunedDecodeTokS128).toBeGreaterThan(0);
+  expect(r.q8DecodeTokS128).toBeGreaterThan(0);
   expect(r.prefillTokS512).toBeGreaterThan(0);
   expect(r.dispatchesPerLayer).toBe(6);
   expect(r.submitsPerToken).toBeLessThan(1.5);
@@ -28,6 +29,6 @@ test("the bench page measures a tiny shape on the browser's WebGPU", async ({ pa
   expect(external).toEqual([]);
   await page.screenshot({ path: "test-results/bench-page.png", fullPage: true });
   console.log(
-    `bench page (SwiftShader): copy ${state.copyGBs!.toFixed(2)} GB/s, decode ${r.decodeTokS128.toFixed(1)} tok/s (tuned ${r.tunedDecodeTokS128!.toFixed(1)}), prefill ${r.prefillTokS512!.toFixed(0)} tok/s`,
+    `bench page (SwiftShader): copy ${state.copyGBs!.toFixed(2)} GB/s, decode ${r.decodeTokS128.toFixed(1)} tok/s (q8 ${r.q8DecodeTokS128!.toFixed(1)}, tuned ${r.tunedDecodeTokS128!.toFixed(1)}), prefill ${r.prefillTokS512!.toFixed(0)} tok/s`,
   );
 });

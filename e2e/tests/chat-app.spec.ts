@@ -260,6 +260,14 @@ test("chat app: load stories260K through the UI, stream, stop, regenerate, edit,
     await page.keyboard.press("Escape");
     await page.getByRole("button", { name: "Settings" }).click();
     await shot("phone-light-settings");
+    // The 8-bit activations switch is kept across reloads of the settings (applies to the next load).
+    const fast = page.getByRole("checkbox", { name: "Faster decoding (8-bit activations)" });
+    await expect(fast).not.toBeChecked();
+    await fast.check();
+    expect(
+      await page.evaluate(() => JSON.parse(localStorage.getItem("wisp-chat:settings")!).fastDecode),
+    ).toBe(true);
+    await fast.uncheck();
     await page.keyboard.press("Escape");
     // No horizontal scrolling at phone width.
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);

@@ -2,7 +2,7 @@
 // the real kernels at a catalog model's shapes (its config.json from models.json, random weights; no
 // request for the model's files) and answers with an estimated decode speed and whether the model
 // fits. One test at a time (two would slow each other down); Cancel ends its worker at once.
-import { type DeviceProbe, type ProbeProgress, probeDevice } from "@wisp/sdk";
+import { type Activations, type DeviceProbe, type ProbeProgress, probeDevice } from "@wisp/sdk";
 import type { CatalogEntry, FitLevel } from "./catalog.ts";
 import { h } from "./dom.ts";
 import { type Explained, explain } from "./errors.ts";
@@ -54,7 +54,7 @@ export class DeviceTests {
     return [...this.tests.values()].some((t) => t.status === "running");
   }
 
-  start(entry: CatalogEntry, contextLength: number): void {
+  start(entry: CatalogEntry, contextLength: number, activations: Activations = "f32"): void {
     if (this.running) return;
     const test: DeviceTest = {
       status: "running",
@@ -66,6 +66,7 @@ export class DeviceTests {
     probeDevice({
       config: entry.configJson,
       contextLength,
+      activations,
       budgetMs: this.budgetMs,
       signal: test.controller.signal,
       onProgress: (p) => {
@@ -103,6 +104,7 @@ export class DeviceTests {
     entry: CatalogEntry,
     contextLength: number,
     noWebGpu: boolean,
+    activations: Activations = "f32",
   ): { button: HTMLElement; status?: HTMLElement } {
     const test = this.tests.get(entry.id);
     const running = test?.status === "running";
@@ -123,7 +125,7 @@ export class DeviceTests {
     );
     button.addEventListener("click", () => {
       if (running) this.cancel(entry.id);
-      else this.start(entry, contextLength);
+      else this.start(entry, contextLength, activations);
     });
     if (!test) return { button };
     return { button, status: this.statusBlock(entry, test) };

@@ -801,9 +801,16 @@ async function startLoad(source: ModelSource): Promise<void> {
 
   const contextLength =
     source.kind === "catalog" ? contextFor(source.entry, settings.contextLength) : undefined;
-  const load = loadModel({ model: sourceInput(source), ...(contextLength ? { contextLength } : {}) }, (p) => {
-    if (model.load === load) showProgress(p);
-  });
+  const load = loadModel(
+    {
+      model: sourceInput(source),
+      ...(contextLength ? { contextLength } : {}),
+      ...(settings.fastDecode ? { activations: "q8" as const } : {}),
+    },
+    (p) => {
+      if (model.load === load) showProgress(p);
+    },
+  );
   model.load = load;
   try {
     const engine = await load.engine;
@@ -948,7 +955,7 @@ function renderCatalog(): void {
       isCurrent ? (model.status === "loading" ? "Loading…" : "Loaded") : tryAnyway ? "Try anyway" : "Load",
     );
     load.addEventListener("click", () => void startLoad({ kind: "catalog", entry }));
-    const test = deviceTests.view(entry, ctx, noWebGpu);
+    const test = deviceTests.view(entry, ctx, noWebGpu, settings.fastDecode ? "q8" : "f32");
     const badges = h("span", { class: "badges" });
     if (entry.local) badges.append(h("span", { class: "badge" }, "offline"));
     if (isCached) badges.append(h("span", { class: "badge badge-ok" }, "downloaded"));
@@ -1087,6 +1094,7 @@ function fillSettingsForm(): void {
   f["maxTokens"]!.value = String(settings.maxTokens);
   f["seed"]!.value = settings.seed === null ? "" : String(settings.seed);
   f["contextLength"]!.value = String(settings.contextLength);
+  f["fastDecode"]!.checked = settings.fastDecode;
   f["temperatureOut"]!.value = settings.temperature.toFixed(2);
   f["topPOut"]!.value = settings.topP.toFixed(2);
 }
@@ -1100,6 +1108,7 @@ function readSettingsForm(): void {
     maxTokens: data.get("maxTokens"),
     seed: data.get("seed"),
     contextLength: data.get("contextLength"),
+    fastDecode: data.get("fastDecode"),
   });
   saveSettings(settings);
   const f = settingsForm.elements as unknown as Record<string, HTMLOutputElement>;

@@ -9,6 +9,8 @@ export interface Settings {
   seed: number | null;
   /** KV cache size the next model is loaded with (capped by the model's maximum). */
   contextLength: number;
+  /** Load the next model (and run the device test) with 8-bit activations (SDK `activations: "q8"`). */
+  fastDecode: boolean;
 }
 
 export const DEFAULTS: Settings = {
@@ -18,6 +20,7 @@ export const DEFAULTS: Settings = {
   maxTokens: 512,
   seed: null,
   contextLength: 2048,
+  fastDecode: false,
 };
 
 const KEY = "wisp-chat:settings";
@@ -42,6 +45,7 @@ export function normalize(raw: Partial<Record<keyof Settings, unknown>>): Settin
         ? null
         : clamp(seed, 0, 2 ** 32 - 1, 0, true),
     contextLength: clamp(raw.contextLength, 256, 131072, DEFAULTS.contextLength, true),
+    fastDecode: raw.fastDecode === true || raw.fastDecode === "on",
   };
 }
 

@@ -138,6 +138,8 @@ describe("settings", () => {
     const s = normalize({ temperature: "5", topP: -1, maxTokens: "12.6", seed: "", contextLength: "abc" });
     expect(s).toMatchObject({ temperature: 2, topP: 0.01, maxTokens: 13, seed: null, contextLength: 2048 });
     expect(normalize({ seed: "42" }).seed).toBe(42);
+    expect(normalize({ fastDecode: "on" }).fastDecode).toBe(true);
+    expect(normalize({ fastDecode: "yes" }).fastDecode).toBe(false);
   });
 });
 
