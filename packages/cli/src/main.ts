@@ -29,8 +29,8 @@ const USAGE = `usage: wisp <generate|logits|template|chat> [options]
                 1.5GiB, 300KB; KB/MB/GB decimal, KiB/MiB/GiB binary); layers that do not fit stream
                 from host memory through --stream-slots GPU layer slots (default 2) every pass
   --activations: with INT4 weights, q8 rounds the decode matrix products' inputs to 8 bits per block
-                of 32 (integer dot products: ~17-19% faster decode steps on an H200, outputs close to but
-                not the same as f32, the default)
+                of 32 (integer dot products: 14-19% shorter decode steps for 1B-8B shapes on an H200;
+                outputs close to but not the same as f32, the default)
   --stats:      GPU memory, weight streaming and autotuning counters on stderr
   --tune:       autotune the decode kernels on this GPU first (generate, chat; at most 2 s the first
                 time, then read from <cache dir>/tuning.json; same output). Off by default: its picks,

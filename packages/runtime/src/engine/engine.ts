@@ -1,6 +1,6 @@
-// The engine for one model on one device: load (open → weights → graph), logits (prefill only), and
-// generate (prefill, then a pipelined GPU token loop with stop checks behind it). Requests are queued:
-// one runs at a time, never interleaved.
+// The engine for one model on one device: load (open → weights → graph), logits (by prefill, or through
+// the decode step teacher-forced), and generate (prefill, then a pipelined GPU token loop with stop
+// checks behind it). Requests are queued: one runs at a time, never interleaved.
 import { type Dispatch, encodeDispatch, type Int4GemvMath } from "@wisp/kernels";
 import type { ModelConfig } from "../config.ts";
 import { Aborted, ContextLengthExceeded, ModelFileError } from "../errors.ts";

@@ -47,7 +47,7 @@ export interface CreateEngineOptions {
   /**
    * With INT4 weights, the decode matrix products' input: "f32" (default) as is, or "q8": rounded to
    * 8 bits per block of 32 values (as llama.cpp's Q8_0) and multiplied with integer dot products, four
-   * products per instruction. Decode steps measured 17-19% faster on an H200 (Llama-3.2-1B and
+   * products per instruction. Decode steps measured 14-19% shorter on an H200 (Llama-3.2-1B and
    * Llama-3.1-8B shapes); the output is close to f32's but not the same. Prefill is unchanged.
    */
   activations?: Activations;
