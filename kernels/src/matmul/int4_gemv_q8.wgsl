@@ -37,6 +37,7 @@ const NORM_LANES = 256u;
 const LO = 0x0f0f0f0fu;
 const ROUND = 12582912.0; // 1.5·2^23
 const ROUND_BITS = 0x4b400000u;
+const TINY = 1e-30; // blocks with max|x| below this are zero (127/max stays far from overflow)
 
 struct Params {
   n: u32,
@@ -214,8 +215,10 @@ fn stage_x(c0: u32, lid: u32) {
     let v7 = xs[xs_slot(i, 7u)];
     let mx = max(max(max(abs(v0), abs(v1)), max(abs(v2), abs(v3))), max(max(abs(v4), abs(v5)), max(abs(v6), abs(v7))));
     let amax = max(max(mx.x, mx.y), max(mx.z, mx.w));
-    let d = amax / 127.0;
-    let inv = select(0.0, 127.0 / amax, amax > 0.0);
+    // A block below TINY (zeros, or values so small that 127/max overflows) counts as zero.
+    let big = amax >= TINY;
+    let d = select(0.0, amax / 127.0, big);
+    let inv = select(0.0, 127.0 / amax, big);
     let a0 = q4(v0, inv);
     let a1 = q4(v1, inv);
     let a2 = q4(v2, inv);

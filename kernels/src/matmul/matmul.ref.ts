@@ -29,7 +29,8 @@ function roundHalfEven(v: number): number {
 
 /**
  * x (m, k) as the q8 GEMV sees it (int4_gemv_q8.wgsl): per block of 32 k of each row, d = max|x|/127
- * and q = round(x·(127/max|x|)) clamped to ±127, in f32 steps; returns q·d. The kernel's divisions may
+ * and q = round(x·(127/max|x|)) clamped to ±127, in f32 steps (a block with max|x| < 1e-30 is zero);
+ * returns q·d. The kernel's divisions may
  * round differently by an ulp, which can move a value that sits at a rounding tie by one step of d.
  */
 export function quantizeQ8Ref(x: ArrayLike<number>, m: number, k: number): Float64Array {
@@ -40,8 +41,9 @@ export function quantizeQ8Ref(x: ArrayLike<number>, m: number, k: number): Float
       const end = Math.min(b0 + 32, k);
       let amax = 0;
       for (let t = b0; t < end; t++) amax = Math.max(amax, Math.abs(f(x[i * k + t]!)));
-      const d = f(amax / 127);
-      const inv = amax > 0 ? f(127 / amax) : 0;
+      const big = amax >= Math.fround(1e-30); // the kernel's TINY: smaller blocks are zero
+      const d = big ? f(amax / 127) : 0;
+      const inv = big ? f(127 / amax) : 0;
       for (let t = b0; t < end; t++) {
         const q = Math.max(-127, Math.min(127, roundHalfEven(f(f(x[i * k + t]!) * inv))));
         out[i * k + t] = q * d;

@@ -49,10 +49,12 @@ export function int4GemvQ8Case(
       const mat = quantizeInt4(randomNormalF32(n * k, seed, 0.05), n, k);
       const xw = prologue === "swiglu" ? 2 * k : k;
       const x = randomF32(m * xw, seed + 1, 3);
-      // A block of zeros (d = 0) and a block with one large value (the rest round to few steps).
+      // A block of zeros (d = 0), a block with one large value (the rest round to few steps), and a
+      // block of values near the smallest normal f32 (127/max overflows f32: counted as zero).
       if (opts.zeroBlock) {
         for (let t = 0; t < Math.min(32, xw); t++) x[t] = 0;
         if (xw > 40) x[40] = 1000;
+        for (let t = 64; t < Math.min(96, xw); t++) x[t] = x[t]! * 1e-37;
       }
       const normW = randomF32(k, seed + 2, 1.5);
       const bias = opts.bias ? randomF32(n, seed + 3, 0.5) : undefined;
