@@ -8,3 +8,9 @@ export interface KernelCase {
   /** Returns a short line for the log (measured errors); throws on mismatch. */
   run(device: GPUDevice): Promise<string | undefined>;
 }
+
+/** A case name's suffix for the variant fields a case sets: " [tk=16 tr=2]", or "" for none. */
+export function variantLabel(v: object): string {
+  const parts = Object.entries(v).map(([k, val]) => `${k}=${val}`);
+  return parts.length ? ` [${parts.join(" ")}]` : "";
+}

@@ -12,16 +12,11 @@ import { runDispatches } from "../../src/kernel.ts";
 import { type DenseWeightType, denseGemv } from "../../src/matmul/dense_gemv.ts";
 import type { GemvShape, GemvVariant } from "../../src/matmul/int4_gemv.ts";
 import { matmulRef } from "../../src/matmul/matmul.ref.ts";
-import type { KernelCase } from "../case.ts";
+import { type KernelCase, variantLabel } from "../case.ts";
 
 // f32 accumulation against the f64 reference; f16 weights are widened exactly (unpack2x16float), so the
 // reference uses the same f16-rounded weights (f16BitsToF32) and only the summation order differs.
 const TOL = { relNorm: 1e-5 };
-
-function label(v: Partial<GemvVariant>): string {
-  const parts = Object.entries(v).map(([k, val]) => `${k}=${val}`);
-  return parts.length ? ` [${parts.join(" ")}]` : "";
-}
 
 export function denseGemvCase(
   shape: GemvShape,
@@ -31,7 +26,7 @@ export function denseGemvCase(
   const { m, n, k } = shape;
   const variant = opts.variant ?? {};
   return {
-    name: `${type}_gemv m=${m} n=${n} k=${k}${opts.bias ? " +bias" : ""}${label(variant)}`,
+    name: `${type}_gemv m=${m} n=${n} k=${k}${opts.bias ? " +bias" : ""}${variantLabel(variant)}`,
     smoke: opts.smoke ?? false,
     async run(device) {
       const seed = m * 7001 + n * 17 + k + (type === "f16" ? 1 : 0);

@@ -22,16 +22,11 @@ import { int4GemvCandidates } from "../../src/matmul/int4_gemv_tune.ts";
 import { matmulRef } from "../../src/matmul/matmul.ref.ts";
 import { rmsNormRef } from "../../src/norm/rmsnorm.ref.ts";
 import { rmsNorm } from "../../src/norm/rmsnorm.ts";
-import type { KernelCase } from "../case.ts";
+import { type KernelCase, variantLabel } from "../case.ts";
 
 // f32 accumulation of exactly dequantized weights ((q - 8)·16^p and x·16^-p are exact, each FMA rounds
 // once) against the f64 reference on the same dequantized weights: only the summation order differs.
 const TOL = { relNorm: 1e-5 };
-
-function label(v: Partial<Int4GemvVariant>): string {
-  const parts = Object.entries(v).map(([k, val]) => `${k}=${val}`);
-  return parts.length ? ` [${parts.join(" ")}]` : "";
-}
 
 export function int4GemvCase(
   shape: GemvShape,
@@ -40,7 +35,7 @@ export function int4GemvCase(
   const { m, n, k } = shape;
   const variant = opts.variant ?? {};
   return {
-    name: opts.name ?? `int4_gemv m=${m} n=${n} k=${k}${opts.bias ? " +bias" : ""}${label(variant)}`,
+    name: opts.name ?? `int4_gemv m=${m} n=${n} k=${k}${opts.bias ? " +bias" : ""}${variantLabel(variant)}`,
     smoke: opts.smoke ?? false,
     async run(device) {
       const seed = m * 1009 + n * 31 + k;
@@ -84,7 +79,7 @@ export function int4GemvFusedCase(
   const variant = opts.variant ?? {};
   const residual = opts.residual ?? false;
   return {
-    name: `int4_gemv fused ${prologue}${residual ? "+residual" : ""} m=${m} n=${n} k=${k}${opts.bias ? " +bias" : ""}${label(variant)}`,
+    name: `int4_gemv fused ${prologue}${residual ? "+residual" : ""} m=${m} n=${n} k=${k}${opts.bias ? " +bias" : ""}${variantLabel(variant)}`,
     smoke: opts.smoke ?? false,
     async run(device) {
       const seed = m * 7001 + n * 13 + k + (prologue === "swiglu" ? 5 : 0);

@@ -13,7 +13,7 @@ import { runDispatches } from "../../src/kernel.ts";
 import { type GemvShape, type Int4GemvVariant, int4Gemv } from "../../src/matmul/int4_gemv.ts";
 import { matmulRef, quantizeQ8Ref } from "../../src/matmul/matmul.ref.ts";
 import { rmsNormRef } from "../../src/norm/rmsnorm.ref.ts";
-import type { KernelCase } from "../case.ts";
+import { type KernelCase, variantLabel } from "../case.ts";
 
 // Against the f64 product of the reference-quantized x (quantizeQ8Ref) and the dequantized weights:
 // the integer sums are exact, so what is left is the f32 block scaling, the summation order, and a
@@ -21,11 +21,6 @@ import type { KernelCase } from "../case.ts";
 const TOL = { relNorm: 2e-5 };
 // Against unquantized x: the 8-bit rounding itself (about 1/254 of a block's max per value).
 const TOL_F32 = { relNorm: 3e-2 };
-
-function label(v: Partial<Int4GemvVariant>): string {
-  const parts = Object.entries(v).map(([k, val]) => `${k}=${val}`);
-  return parts.length ? ` [${parts.join(" ")}]` : "";
-}
 
 export function int4GemvQ8Case(
   shape: GemvShape,
@@ -42,7 +37,7 @@ export function int4GemvQ8Case(
   const variant = opts.variant ?? {};
   const residual = opts.residual ?? false;
   return {
-    name: `int4_gemv q8 ${prologue}${residual ? "+residual" : ""} m=${m} n=${n} k=${k}${opts.bias ? " +bias" : ""}${opts.zeroBlock ? " zero block" : ""}${label(variant)}`,
+    name: `int4_gemv q8 ${prologue}${residual ? "+residual" : ""} m=${m} n=${n} k=${k}${opts.bias ? " +bias" : ""}${opts.zeroBlock ? " zero block" : ""}${variantLabel(variant)}`,
     smoke: opts.smoke ?? false,
     async run(device) {
       const seed = m * 5003 + n * 17 + k + (prologue === "swiglu" ? 3 : prologue === "norm" ? 7 : 0);

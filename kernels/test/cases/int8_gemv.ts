@@ -14,16 +14,11 @@ import { runDispatches } from "../../src/kernel.ts";
 import type { GemvShape } from "../../src/matmul/int4_gemv.ts";
 import { type Int8GemvVariant, int8Gemv } from "../../src/matmul/int8_gemv.ts";
 import { matmulRef } from "../../src/matmul/matmul.ref.ts";
-import type { KernelCase } from "../case.ts";
+import { type KernelCase, variantLabel } from "../case.ts";
 
 // f32 accumulation of exactly dequantized weights (q·256^p and x·256^-p are exact, each FMA rounds
 // once) against the f64 reference on the same dequantized weights: only the summation order differs.
 const TOL = { relNorm: 1e-5 };
-
-function label(v: Partial<Int8GemvVariant>): string {
-  const parts = Object.entries(v).map(([k, val]) => `${k}=${val}`);
-  return parts.length ? ` [${parts.join(" ")}]` : "";
-}
 
 /**
  * Every int8 byte (−128 included) and scales across the f16 range that matters (subnormal to large),
@@ -59,7 +54,7 @@ export function int8GemvCase(
   const { m, n, k } = shape;
   const variant = opts.variant ?? {};
   return {
-    name: `int8_gemv m=${m} n=${n} k=${k}${opts.bias ? " +bias" : ""}${opts.raw ? " raw bytes" : ""}${label(variant)}`,
+    name: `int8_gemv m=${m} n=${n} k=${k}${opts.bias ? " +bias" : ""}${opts.raw ? " raw bytes" : ""}${variantLabel(variant)}`,
     smoke: opts.smoke ?? false,
     async run(device) {
       const seed = m * 1009 + n * 31 + k + 5;
