@@ -9,11 +9,16 @@ import {
   uniform,
 } from "../kernel.ts";
 import code from "./int4_gemv.wgsl?raw";
+import commonCode from "./int4_gemv_common.wgsl?raw";
 import q8Code from "./int4_gemv_q8.wgsl?raw";
+import frameCode from "./quant_gemv.wgsl?raw";
+
+/** The frame of the quantized GEMVs and the INT4 side; each INT4 kernel file adds its math. */
+const int4Code = (math: string): string => `${frameCode}\n${commonCode}\n${math}`;
 
 export const int4GemvSource: KernelSource = {
   name: "int4_gemv",
-  code,
+  code: int4Code(code),
   bindings: [
     "uniform",
     "read-only-storage", // x
@@ -27,7 +32,11 @@ export const int4GemvSource: KernelSource = {
 };
 
 /** The same GEMV with x rounded to 8 bits per block of 32 and integer dot products (int4_gemv_q8.wgsl). */
-export const int4GemvQ8Source: KernelSource = { ...int4GemvSource, name: "int4_gemv_q8", code: q8Code };
+export const int4GemvQ8Source: KernelSource = {
+  ...int4GemvSource,
+  name: "int4_gemv_q8",
+  code: int4Code(q8Code),
+};
 
 /**
  * The arithmetic of an INT4 GEMV: `f32` multiplies exactly dequantized weights by f32 x; `q8` rounds x
@@ -171,8 +180,6 @@ export function int4GemvConstants(
   math: Int4GemvMath = "f32",
 ): Constants {
   const name = "int4_gemv";
-  const q8 = math === "q8";
-  if (q8 && v.unroll !== 1) throw new Error(`${name}: q8 math takes unroll = 1`);
   checkShape(name, shape);
   checkThreads(device, name, v.tk, v.tr);
   if (v.unroll !== 1 && v.unroll !== 2) throw new Error(`${name}: unroll = ${v.unroll}, must be 1 or 2`);
@@ -200,7 +207,7 @@ export function int4GemvConstants(
     M: shape.m,
     TK: v.tk,
     TR: v.tr,
-    ...(q8 ? {} : { U: v.unroll }),
+    U: v.unroll,
     CHUNK: chunk,
     HAS_BIAS: hasBias ? 1 : 0,
     XV: shape.k % 4 === 0 ? 1 : 0,

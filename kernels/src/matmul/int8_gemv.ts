@@ -11,10 +11,11 @@ import {
 import { f16BitsWgsl } from "../quantize/f16_bits.ts";
 import { type GemvShape, gemvNoBias, MAX_GEMV_M } from "./int4_gemv.ts";
 import code from "./int8_gemv.wgsl?raw";
+import frameCode from "./quant_gemv.wgsl?raw";
 
 export const int8GemvSource: KernelSource = {
   name: "int8_gemv",
-  code: `${f16BitsWgsl}\n${code}`,
+  code: `${f16BitsWgsl}\n${frameCode}\n${code}`,
   bindings: [
     "uniform",
     "read-only-storage", // x
@@ -23,6 +24,7 @@ export const int8GemvSource: KernelSource = {
     "read-only-storage", // scales
     "read-only-storage", // bias
     "storage", // y
+    "read-only-storage", // RMSNorm weight (quant_gemv.wgsl; the INT8 GEMV binds a dummy)
   ],
 };
 
@@ -59,9 +61,12 @@ export function defaultInt8GemvVariant(shape: GemvShape): Int8GemvVariant {
   return { tk: 32, tr: 8, unroll: 1, chunk: 0 }; // 32 rows
 }
 
-/** Workgroup memory of an INT8 GEMV: the staged x chunk (64 bytes a unit and x row), the reduction rows. */
+/**
+ * Workgroup memory of an INT8 GEMV: the staged x chunk (64 bytes a unit and x row), the reduction rows,
+ * the frame's (unused) norm words.
+ */
 export function int8GemvWorkgroupBytes(m: number, v: Int8GemvVariant, chunk: number): number {
-  return m * chunk * 64 + 4 * v.tr * (v.tk + 1) * 4;
+  return m * chunk * 64 + 4 * v.tr * (v.tk + 1) * 4 + 4 + 32;
 }
 
 /** Checks a variant against the shape and device, resolves chunk = 0, returns the override constants. */
@@ -130,12 +135,14 @@ export function int8Gemv(
 ): Dispatch {
   const v = { ...defaultInt8GemvVariant(shape), ...variant };
   const constants = int8GemvConstants(device, shape, v, io.bias !== undefined);
-  const params = uniform(device, "int8_gemv.params", [shape.n, shape.k, 2 * ceilDiv(shape.k, 32)]);
+  const ku = 2 * ceilDiv(shape.k, 32);
+  const params = uniform(device, "int8_gemv.params", [shape.n, shape.k, ku, { f32: 0 }]); // quant_gemv.wgsl Params
+  const dummy = gemvNoBias(device);
   return makeDispatch(
     device,
     int8GemvSource,
     constants,
-    [params, io.x, io.x, io.qweight, io.scales, io.bias ?? gemvNoBias(device), io.y],
+    [params, io.x, io.x, io.qweight, io.scales, io.bias ?? dummy, io.y, dummy],
     grid1d(device, ceilDiv(shape.n, 4 * v.tr)),
   );
 }

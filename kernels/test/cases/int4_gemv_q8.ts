@@ -124,6 +124,12 @@ export const int4GemvQ8Cases: KernelCase[] = [
   }),
   int4GemvQ8Case({ m: 4, n: 13, k: 2048 }, "none", { variant: { tk: 64, tr: 1 } }),
   int4GemvQ8Case({ m: 1, n: 300, k: 14336 }, "swiglu", { residual: true, variant: { tk: 64, tr: 2 } }),
+  // Two blocks a step (the frame's U = 2), with and without prefetch, a ragged chunk.
+  int4GemvQ8Case({ m: 2, n: 21, k: 3000 }, "norm", { variant: { tk: 16, tr: 2, unroll: 2, chunk: 20 } }),
+  int4GemvQ8Case({ m: 1, n: 30, k: 2048 }, "swiglu", {
+    bias: true,
+    variant: { tk: 8, tr: 4, unroll: 2, chunk: 20, prefetch: false },
+  }),
   // Every q8 split the kernel bench times, at a ragged small shape.
   ...q8BenchVariants(4096, 4096)
     .filter((v) => v.math === "q8")
