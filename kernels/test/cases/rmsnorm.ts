@@ -34,4 +34,7 @@ export const rmsNormCases: KernelCase[] = [
   rmsNormCase(3, 4096, 1e-5),
   rmsNormCase(512, 576, 1e-5),
   rmsNormCase(2, 8, 1e-2, true),
+  // Ragged lanes of the four-in-flight steps: 1000 (lanes 232.. sum 3 values), 5000 (a partial second step).
+  rmsNormCase(2, 1000, 1e-5),
+  rmsNormCase(1, 5000, 1e-6),
 ];
