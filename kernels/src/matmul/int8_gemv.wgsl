@@ -5,7 +5,8 @@
 //   w = q·scale(n, b).
 // int8_gemv.ts concatenates f16_bits.wgsl, quant_gemv.wgsl (the work split, main loop and reduction:
 // read it first) and this file. A unit here is a 16-byte half block (16 weights): row n's unit u is
-// vec4 n·2kb + u, k = 16u .. 16u + 15, scale of block u/2; p.nu = ku = 2·ceil(K / 32).
+// vec4 n·2kb + u, k = 16u .. 16u + 15, scale of block u/2; p.nu = ku = 2·ceil(K / 32). No x prologue
+// (XMODE = 0; the frame's normw binding gets a dummy).
 //
 // x staging. The workgroup stages CHUNK units of x (4 vec4 each). Vec4 jj of unit u sits at slot
 // u·4 + (jj ^ ((u >> 1) & 3)): the 8 lanes of a 128-byte phase (8 consecutive units, same jj) then hit

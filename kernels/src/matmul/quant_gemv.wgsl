@@ -46,7 +46,7 @@ override HAS_BIAS: bool = false;
 override XV: bool = false; // K % 4 == 0: stage x with vec4 loads through xv
 override PF: bool = true; // prefetch the next step's weights during this step's math
 override RESID: bool = false; // y += x·Wᵀ (+ bias) instead of y =
-override XMODE: u32 = 0u; // x prologue: 0 none, 1 RMSNorm(x)·normw; INT4 also 2 (int4_gemv_common.wgsl)
+override XMODE: u32 = 0u; // x prologue, INT4 only (int4_gemv_common.wgsl): 1 RMSNorm(x)·normw, 2 SwiGLU
 
 override WG: u32 = TK * TR;
 override ROWS: u32 = TR * 4u;
