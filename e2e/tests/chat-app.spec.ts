@@ -69,9 +69,13 @@ async function sendAndWatch(page: Page, text: string) {
     }).observe(log, { subtree: true, childList: true, characterData: true });
   });
   const input = page.getByRole("textbox", { name: "Message" });
+  // lastReply's locator is the last assistant article: wait until the new one is there, or it can
+  // see the previous reply's data-finish and then read the new, still empty body (a race seen once).
+  const replies = await assistant(page).count();
   await input.fill(text);
   await input.press("Enter");
   await expect(input).toHaveValue("");
+  await expect(assistant(page)).toHaveCount(replies + 1);
 }
 
 test("chat app: load stories260K through the UI, stream, stop, regenerate, edit, persist, cached load, delete", async ({
