@@ -1,7 +1,7 @@
 // INT4 weight-only GEMV for decode: y[m][n] = Σ_k x[m][k]·W[n][k] (+ bias[n]), M = 1..8, with f32
-// math. int4_gemv.ts concatenates quant_gemv.wgsl (the work split, main loop and reduction: read it
-// first), int4_gemv_common.wgsl (the INT4 format, the RMSNorm and SwiGLU prologues, the f32 staging)
-// and this file (the math).
+// math. int4_gemv.ts concatenates quant_gemv.wgsl (the work split, the RMSNorm prologue, the main
+// loop, the x staging loop and the lane sums: read it first), int4_gemv_common.wgsl (the INT4
+// format, the SwiGLU prologue, the x swizzle) and this file (the math).
 //
 // Dequantization without int->float conversions (quarter rate on NVIDIA). OR-ing a nibble that sits at
 // bit 4p into the mantissa of 2^23 gives exactly 2^23 + q·16^p (for 4p + 4 <= 23); subtracting
@@ -106,10 +106,6 @@ fn quad_acc(qd: Quad, bl: u32, acc: Acc) -> Acc {
 // of a word.
 fn x_load(c0: u32, v: u32) -> vec4<f32> {
   return x_prologue(c0, v) * select(X_LO, X_HI, (v & 1u) == 1u);
-}
-
-fn x_store(v: u32, val: vec4<f32>) {
-  xs[xs_slot(v / 8u, v % 8u)] = val;
 }
 
 fn finish_x(lid: u32) {}

@@ -1,6 +1,6 @@
 // The INT4 side of the quantized GEMV frame (quant_gemv.wgsl, concatenated before this file), shared by
 // int4_gemv.wgsl (f32 math) and int4_gemv_q8.wgsl (8-bit x), concatenated after it: the weight
-// format, the x prologues and the f32 staging.
+// format, the x prologues as x is staged (x_prologue), and where staged x goes (xs_slot, x_store).
 //   x: (M, K) f32 row-major (XMODE = 2: (M, 2K))   y: (M, N) f32 row-major   bias: (N) f32
 //   qweight: (N·kb) vec4<u32>, scales: (ceil(N·kb/2)) u32 of packed f16 — src/format/int4.ts:
 //   block (n, b) holds k = 32b + 8j + i in bits 4i..4i+3 of word j; w = (q - 8)·scale(n, b).
@@ -44,6 +44,11 @@ fn load_quad(rb: vec4<u32>, b: u32) -> Quad {
 // Slot of vec4 jj of staged block i (the swizzle above).
 fn xs_slot(i: u32, jj: u32) -> u32 {
   return i * 8u + (jj ^ (i & 7u));
+}
+
+// Stores staged vec4 v (as f32) at its swizzled slot; the f32 kernel's x_load has pre-scaled it.
+fn x_store(v: u32, val: vec4<f32>) {
+  xs[xs_slot(v / 8u, v % 8u)] = val;
 }
 
 // Staged vec4 v of the chunk starting at block c0: x[m][k0 .. k0 + 3] after the prologue, 0 past K

@@ -1,7 +1,7 @@
 // INT4 weight-only GEMV for decode with 8-bit activations: y[m][n] ≈ Σ_k x[m][k]·W[n][k] (+ bias[n]),
 // M = 1..8. int4_gemv.ts concatenates quant_gemv.wgsl (the frame), int4_gemv_common.wgsl (the INT4
-// format, prologues and f32 staging) and this file: the same inputs, work split and fusions as
-// int4_gemv.wgsl; the difference is the math.
+// format, the SwiGLU prologue, the x swizzle) and this file: the same inputs, work split and fusions
+// as int4_gemv.wgsl; the difference is the math.
 //
 // x is quantized per block of 32 k as it is staged: d = max|x|/127, q = round(x/d) in -127..127 (the
 // Q8_0 rule). A block of one row is then Σ (qw - 8)·qx = Σ qw·qx - 8·Σ qx in exact integers, four
@@ -65,10 +65,6 @@ fn quad_acc(qd: Quad, bl: u32, acc: Acc) -> Acc {
 
 fn x_load(c0: u32, v: u32) -> vec4<f32> {
   return x_prologue(c0, v);
-}
-
-fn x_store(v: u32, val: vec4<f32>) {
-  xs[xs_slot(v / 8u, v % 8u)] = val;
 }
 
 // Four values v·inv rounded to integers (ties to even, as round()), each in the low byte of a word:

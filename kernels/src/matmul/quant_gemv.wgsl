@@ -120,7 +120,7 @@ fn acc_row(a: Acc, m: u32) -> vec4<f32> {
   }
 }
 
-// x[m][off + k0 .. off + k0 + 3] of M rows of `row` floats, 0 past k0 + 4 > K.
+// x[m][off + k0 .. off + k0 + 3] of M rows of `row` floats, 0 past K.
 fn x_vec4(m: u32, k0: u32, row: u32, off: u32) -> vec4<f32> {
   let K = p.k;
   let last = M * row - 1u;
