@@ -6,6 +6,7 @@ import { Engine, residencyPlan } from "../src/engine/engine.ts";
 import { linearBytes } from "../src/model/linear.ts";
 import { groupNames, weightsFromPacked } from "../src/model/packed.ts";
 import { headBytes } from "../src/model/streaming.ts";
+import { Uploader } from "../src/model/upload.ts";
 import { decodeStepUs, type Profile, profileDecode } from "./profile.ts";
 
 const llama = (o: Partial<ModelConfig>): ModelConfig => ({
@@ -129,7 +130,8 @@ export interface Row {
   gpuMsPerToken128: number;
   bytesStreamedPerToken?: number;
   uploadGBs?: number;
-  uploadOfWriteBuffer?: number;
+  /** streaming's achieved upload rate ÷ the same run's staged-upload bandwidth (uploadBandwidth) */
+  uploadOfStaged?: number;
   /** where the decode step's GPU time goes (--profile) */
   profile?: Profile;
 }
@@ -141,7 +143,8 @@ export async function benchShape(
   c: ModelConfig,
   read: (g: string) => Promise<Uint8Array>,
   copyBw: number,
-  writeBw: number,
+  /** the same run's uploadBandwidth (what streaming uploads through) */
+  uploadBw: number,
   budget?: { label: string; bytes: number },
   /** "tuned" / "q8": a second engine on the same weights (LoadOptions.tune / activations "q8"), decode at 128 only */
   variant: "default" | "tuned" | "q8" = "default",
@@ -256,7 +259,7 @@ export async function benchShape(
     if (s) {
       row.bytesStreamedPerToken = s.bytesPerPass;
       row.uploadGBs = (s.bytesPerPass * d128.tokS) / 1e9;
-      row.uploadOfWriteBuffer = (s.bytesPerPass * d128.tokS) / writeBw;
+      row.uploadOfStaged = (s.bytesPerPass * d128.tokS) / uploadBw;
     }
     return row;
   } finally {
@@ -279,14 +282,38 @@ export function print(r: Row): void {
 /** The compact markdown table of a run (the Node bench prints it, the page shows it). */
 export function table(rows: readonly Row[]): string[] {
   const out = [
-    "| shape | budget | res/stream | MB/token | decode tok/s @128 (spread) | % copy | q8 @128 | % copy | tuned @128 | tune ms | @4096 | % copy | prefill512 tok/s | TFLOP/s | TTFT ms | disp/layer | submits/tok | JS ms/tok | GPU ms/tok | upload GB/s | % writeBuffer | compile ms |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    "| shape | budget | res/stream | MB/token | decode tok/s @128 (spread) | % copy | q8 @128 | % copy | tuned @128 | tune ms | @4096 | % copy | prefill512 tok/s | TFLOP/s | TTFT ms | disp/layer | submits/tok | JS ms/tok | GPU ms/tok | upload GB/s | % staged | load ms | compile ms |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const r of rows) {
     const f = (v: number | undefined, d = 1) => (v === undefined ? "" : v.toFixed(d));
     out.push(
-      `| ${r.shape} | ${r.budget} | ${r.residentLayers}/${r.streamedLayers} | ${f(r.bytesPerToken / 1e6, 0)} | ${f(r.decodeTokS128)} (${f(r.decodeSpread128 * 100, 0)}%) | ${f(r.bandwidthFraction128 * 100)} | ${f(r.q8DecodeTokS128)} | ${f(r.q8BandwidthFraction128 && r.q8BandwidthFraction128 * 100)} | ${f(r.tunedDecodeTokS128)} | ${f(r.tuneMs, 0)} | ${f(r.decodeTokS4096)} | ${f(r.bandwidthFraction4096 && r.bandwidthFraction4096 * 100)} | ${f(r.prefillTokS512, 0)} | ${f(r.prefillTflops, 2)} | ${f(r.ttftMs512, 0)} | ${f(r.dispatchesPerLayer, 1)} | ${f(r.submitsPerToken, 2)} | ${f(r.jsMsPerToken, 3)} | ${f(r.gpuMsPerToken128, 2)} | ${f(r.uploadGBs, 2)} | ${f(r.uploadOfWriteBuffer && r.uploadOfWriteBuffer * 100)} | ${f(r.compileMs, 0)} |`,
+      `| ${r.shape} | ${r.budget} | ${r.residentLayers}/${r.streamedLayers} | ${f(r.bytesPerToken / 1e6, 0)} | ${f(r.decodeTokS128)} (${f(r.decodeSpread128 * 100, 0)}%) | ${f(r.bandwidthFraction128 * 100)} | ${f(r.q8DecodeTokS128)} | ${f(r.q8BandwidthFraction128 && r.q8BandwidthFraction128 * 100)} | ${f(r.tunedDecodeTokS128)} | ${f(r.tuneMs, 0)} | ${f(r.decodeTokS4096)} | ${f(r.bandwidthFraction4096 && r.bandwidthFraction4096 * 100)} | ${f(r.prefillTokS512, 0)} | ${f(r.prefillTflops, 2)} | ${f(r.ttftMs512, 0)} | ${f(r.dispatchesPerLayer, 1)} | ${f(r.submitsPerToken, 2)} | ${f(r.jsMsPerToken, 3)} | ${f(r.gpuMsPerToken128, 2)} | ${f(r.uploadGBs, 2)} | ${f(r.uploadOfStaged && r.uploadOfStaged * 100)} | ${f(r.loadMs, 0)} | ${f(r.compileMs, 0)} |`,
     );
   }
   return out;
+}
+
+/**
+ * Host → GPU bytes/s through the weight uploader (src/model/upload.ts: the staging ring loads and
+ * streaming use), `bytes` at a time into one buffer, until the GPU holds them; median of `rounds`.
+ */
+export async function uploadBandwidth(device: GPUDevice, bytes: number, rounds = 5): Promise<number> {
+  const buf = device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+  const data = new Uint8Array(bytes).map((_, i) => (i * 31 + 7) & 0xff);
+  const up = new Uploader(device);
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < rounds + 1; i++) {
+      const t0 = performance.now();
+      await up.write(buf, 0, data);
+      await up.done();
+      if (i > 0) times.push((performance.now() - t0) / 1e3);
+    }
+  } finally {
+    up.destroy();
+    buf.destroy();
+  }
+  times.sort((a, b) => a - b);
+  return bytes / times[times.length >> 1]!;
 }

@@ -1,6 +1,6 @@
 // Model bench (Node; the measurement is model-run.ts, shared with the browser page bench/page): whole-model prefill and decode with random (non-zero) INT4 weights of real shapes,
 // and weight streaming under GPU memory budgets, next to the same run's copy-kernel bandwidth (the
-// roofline) and queue.writeBuffer bandwidth. Prints a compact table; with OUT set, writes
+// roofline), queue.writeBuffer bandwidth and the weight uploader's (staged upload). Prints a compact table; with OUT set, writes
 // $OUT/model-bench.json.
 //   node dist/model-bench.mjs [--quick] [--stream] [--profile] [shape-filter]
 // --quick: tiny shapes and short runs (SwiftShader, CI smoke). --stream: also the streaming runs.
@@ -14,7 +14,7 @@ import { timeRuns, warmUp, writeBufferBandwidth } from "../../../kernels/bench/t
 import { kvCacheBytes } from "../src/model/kv-cache.ts";
 import { activationBytes } from "../src/model/llama.ts";
 import { randomGroups } from "../src/model/random-weights.ts";
-import { benchShape, benchShapes, print, type Row, table } from "./model-run.ts";
+import { benchShape, benchShapes, print, type Row, table, uploadBandwidth } from "./model-run.ts";
 import { profileTable } from "./profile.ts";
 
 const MB = 1 << 20;
@@ -40,9 +40,9 @@ async function main(): Promise<void> {
   });
   const copyBw = (2 * copyBytes) / copy.seconds;
   const writeBw = await writeBufferBandwidth(device, (quick ? 16 : 256) * MB);
-  console.log(
-    `copy kernel ${(copyBw / 1e9).toFixed(1)} GB/s; writeBuffer ${(writeBw / 1e9).toFixed(2)} GB/s`,
-  );
+  const uploadBw = await uploadBandwidth(device, (quick ? 16 : 256) * MB);
+  const bws = `writeBuffer ${(writeBw / 1e9).toFixed(2)} GB/s; staged upload ${(uploadBw / 1e9).toFixed(2)} GB/s`;
+  console.log(`copy kernel ${(copyBw / 1e9).toFixed(1)} GB/s; ${bws}`);
   const rows: Array<Row & { totalBytes: number }> = [];
   for (const [name, c] of Object.entries(SHAPES)) {
     if (filter && !name.includes(filter)) continue;
@@ -54,21 +54,21 @@ async function main(): Promise<void> {
       c,
       read,
       copyBw,
-      writeBw,
+      uploadBw,
       undefined,
       "default",
       profile,
     );
     if (!quick || filter) {
       // The same weights with q8 activations, decode at 128.
-      const q = await benchShape(device, quick, name, c, read, copyBw, writeBw, undefined, "q8", profile);
+      const q = await benchShape(device, quick, name, c, read, copyBw, uploadBw, undefined, "q8", profile);
       resident.q8DecodeTokS128 = q.decodeTokS128;
       resident.q8BandwidthFraction128 = q.bandwidthFraction128;
       if (q.stepUs128 !== undefined) resident.q8StepUs128 = q.stepUs128;
     }
     if ((!quick || filter) && !noTune) {
       // The same weights on an autotuned engine (fresh tuning: no cache), decode at 128.
-      const t = await benchShape(device, quick, name, c, read, copyBw, writeBw, undefined, "tuned", profile);
+      const t = await benchShape(device, quick, name, c, read, copyBw, uploadBw, undefined, "tuned", profile);
       resident.tunedDecodeTokS128 = t.decodeTokS128;
       resident.tunedDecodeSpread128 = t.decodeSpread128;
       if (t.stepUs128 !== undefined) resident.tunedStepUs128 = t.stepUs128;
@@ -84,7 +84,7 @@ async function main(): Promise<void> {
       for (const f of [0.5, 0.25]) {
         const bytes = nonWeights + Math.floor(resident.weightBytes * f);
         try {
-          const r = await benchShape(device, quick, name, c, read, copyBw, writeBw, {
+          const r = await benchShape(device, quick, name, c, read, copyBw, uploadBw, {
             label: `${f * 100}% of weights`,
             bytes,
           });
@@ -102,13 +102,19 @@ async function main(): Promise<void> {
     writeFileSync(
       `${out}/model-bench.json`,
       JSON.stringify(
-        { adapter: adapterInfo, copyGBs: copyBw / 1e9, writeBufferGBs: writeBw / 1e9, rows },
+        {
+          adapter: adapterInfo,
+          copyGBs: copyBw / 1e9,
+          writeBufferGBs: writeBw / 1e9,
+          stagedUploadGBs: uploadBw / 1e9,
+          rows,
+        },
         null,
         1,
       ),
     );
   }
-  console.log(`\ncopy ${(copyBw / 1e9).toFixed(0)} GB/s, writeBuffer ${(writeBw / 1e9).toFixed(2)} GB/s`);
+  console.log(`\ncopy ${(copyBw / 1e9).toFixed(0)} GB/s, ${bws}`);
   for (const line of table(rows)) console.log(line);
   for (const r of rows) {
     if (!r.profile) continue;

@@ -1,11 +1,12 @@
 // The device probe's timing side (probe.ts): a small engine over random weights (or why this GPU
-// refused it), decode steps timed from token arrivals, and the writeBuffer rate streaming would get.
+// refused it), decode steps timed from token arrivals, and the upload rate streaming would get.
 import type { ModelConfig } from "./config.ts";
 import { Engine, type LoadOptions, type residencyPlan } from "./engine/engine.ts";
 import { Aborted, ModelFileError } from "./errors.ts";
 import { linearBuffers } from "./model/linear.ts";
 import { weightsFromPacked } from "./model/packed.ts";
 import { layerBuffers, splitBytes } from "./model/streaming.ts";
+import { Uploader } from "./model/upload.ts";
 import type { ModelWeights } from "./model/weights.ts";
 import { sentence } from "./probe-layout.ts";
 
@@ -109,8 +110,8 @@ export async function timeDecode(
   return { tokens: steps, msPerToken: ms / steps };
 }
 
-/** queue.writeBuffer bytes/s into a layer's buffers (what streaming does every token), with the same bytes they hold. */
-export async function writeRate(
+/** Upload bytes/s into a layer's buffers through the staging ring (what streaming does every token), with the same bytes they hold. */
+export async function uploadRate(
   engine: Engine,
   read: (group: string) => Promise<Uint8Array>,
 ): Promise<number> {
@@ -119,19 +120,20 @@ export async function writeRate(
     await read("layer.0"),
     bufs.map((b) => b.size),
   )!;
-  const queue = engine.device.queue;
-  await queue.onSubmittedWorkDone();
-  const t = performance.now();
-  let written = 0;
-  let reps = 0;
-  do {
-    bufs.forEach((b, i) => {
-      const p = parts[i]!;
-      queue.writeBuffer(b, 0, p as Uint8Array<ArrayBuffer>, 0, p.byteLength);
-      written += p.byteLength;
-    });
-    await queue.onSubmittedWorkDone();
-    reps++;
-  } while (reps < 8 && performance.now() - t < 150);
-  return written / ((performance.now() - t) / 1e3);
+  const up = new Uploader(engine.device);
+  try {
+    await engine.device.queue.onSubmittedWorkDone();
+    const t = performance.now();
+    let written = 0;
+    let reps = 0;
+    do {
+      for (const [i, b] of bufs.entries()) await up.write(b, 0, parts[i]!);
+      written += parts.reduce((n, p) => n + p.byteLength, 0);
+      await up.done();
+      reps++;
+    } while (reps < 8 && performance.now() - t < 150);
+    return written / ((performance.now() - t) / 1e3);
+  } finally {
+    up.destroy();
+  }
 }

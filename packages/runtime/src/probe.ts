@@ -32,7 +32,7 @@ import { activationBytes } from "./model/llama.ts";
 import { randomGroups } from "./model/random-weights.ts";
 import type { TuneOptions } from "./model/tuning.ts";
 import { bytes, fullLayout, layoutDevice } from "./probe-layout.ts";
-import { buildEngine, timeDecode, writeRate } from "./probe-timing.ts";
+import { buildEngine, timeDecode, uploadRate } from "./probe-timing.ts";
 
 export interface ProbeProgress {
   /** "layout": the memory plan; "build": random weights and a small engine; "measure": decode steps. */
@@ -102,7 +102,7 @@ export interface ProbeResult {
     bytesPerPass: number;
     /** GPU bytes the load would hold. */
     residentBytes: number;
-    /** Upload time per token, ms, at the measured writeBuffer rate (included in msPerToken). */
+    /** Upload time per token, ms, at the measured upload rate (included in msPerToken). */
     uploadMsPerToken?: number;
   };
   /** Building the small engines (random weights, upload, pipelines, warm-up), ms. */
@@ -238,7 +238,7 @@ export async function probeModel(
   const counts = config.numLayers <= LAYERS_B ? [config.numLayers] : [LAYERS_A, LAYERS_B];
   const read = randomGroups(layoutDevice(device), config, 0x5eed);
   const measured: ProbeResult["measured"] = [];
-  let uploadRate: number | undefined;
+  let uploadBps: number | undefined;
   const share = budgetMs / counts.length;
   const load = {
     ...(options.tune ? { tune: options.tune } : {}),
@@ -266,7 +266,7 @@ export async function probeModel(
         progress("measure", at(0.4 + 0.6 * Math.min(1, (performance.now() - t) / share))),
       );
       measured.push({ layers, ...timed });
-      if (stream && i === counts.length - 1) uploadRate = await writeRate(engine, read);
+      if (stream && i === counts.length - 1) uploadBps = await uploadRate(engine, read);
       measureMs += performance.now() - t;
     } finally {
       engine.destroy();
@@ -291,10 +291,10 @@ export async function probeModel(
       `per layer + ${rest.toFixed(3)} ms for the rest; × ${L} layers` +
       (perLayer === 0 ? " (the layers were too cheap to resolve: a lower bound on time)" : "");
   }
-  if (stream && uploadRate) {
-    stream.uploadMsPerToken = (stream.bytesPerPass / uploadRate) * 1e3;
+  if (stream && uploadBps) {
+    stream.uploadMsPerToken = (stream.bytesPerPass / uploadBps) * 1e3;
     ms += stream.uploadMsPerToken;
-    method += `; + ${stream.uploadMsPerToken.toFixed(1)} ms per token to upload ${stream.streamedLayers} streamed layers at the measured ${(uploadRate / 1e9).toFixed(2)} GB/s`;
+    method += `; + ${stream.uploadMsPerToken.toFixed(1)} ms per token to upload ${stream.streamedLayers} streamed layers at the measured ${(uploadBps / 1e9).toFixed(2)} GB/s`;
   }
   progress("done", 1);
   return {

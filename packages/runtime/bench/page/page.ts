@@ -1,15 +1,22 @@
 // The browser bench page: the Node bench's measurement (../model-run.ts) on navigator.gpu, one shape
-// after another, with the same-run copy-kernel and writeBuffer bandwidths. window.__wispBench carries
+// after another, with the same-run copy-kernel, writeBuffer and staged-upload bandwidths. window.__wispBench carries
 // the rows for scripts (the e2e test reads it).
 import { copyDispatch } from "../../../../kernels/bench/copy.ts";
 import { timeRuns, writeBufferBandwidth } from "../../../../kernels/bench/timer.ts";
 import { requestDevice } from "../../src/device.ts";
 import { randomGroups } from "../../src/model/random-weights.ts";
-import { benchShape, benchShapes, type Row } from "../model-run.ts";
+import { benchShape, benchShapes, type Row, uploadBandwidth } from "../model-run.ts";
 
 declare global {
   interface Window {
-    __wispBench?: { done: boolean; error?: string; copyGBs?: number; writeBufferGBs?: number; rows: Row[] };
+    __wispBench?: {
+      done: boolean;
+      error?: string;
+      copyGBs?: number;
+      writeBufferGBs?: number;
+      stagedUploadGBs?: number;
+      rows: Row[];
+    };
   }
 }
 
@@ -60,18 +67,20 @@ async function main(): Promise<void> {
   const copyBw = (2 * copyBytes) / copy.seconds;
   const writeBw = await writeBufferBandwidth(device, (quick ? 16 : 128) * MB);
   state.copyGBs = copyBw / 1e9;
+  const uploadBw = await uploadBandwidth(device, (quick ? 16 : 128) * MB);
   state.writeBufferGBs = writeBw / 1e9;
+  state.stagedUploadGBs = uploadBw / 1e9;
   const shapes = Object.entries(benchShapes(quick)).filter(([name]) => name.includes(filter));
   if (!shapes.length) throw new Error(`no shape matches "${filter}"`);
   for (const [i, [name, c]] of shapes.entries()) {
     status.textContent = `${name} (${i + 1} of ${shapes.length}) — copy ${(copyBw / 1e9).toFixed(1)} GB/s, ${adapterInfo.description || adapterInfo.vendor || "this GPU"}`;
     progress.value = i / shapes.length;
     const read = randomGroups(device, c, 1234);
-    const row = await benchShape(device, quick, name, c, read, copyBw, writeBw);
-    const q8 = await benchShape(device, quick, name, c, read, copyBw, writeBw, undefined, "q8");
+    const row = await benchShape(device, quick, name, c, read, copyBw, uploadBw);
+    const q8 = await benchShape(device, quick, name, c, read, copyBw, uploadBw, undefined, "q8");
     row.q8DecodeTokS128 = q8.decodeTokS128;
     row.q8BandwidthFraction128 = q8.bandwidthFraction128;
-    const tuned = await benchShape(device, quick, name, c, read, copyBw, writeBw, undefined, "tuned");
+    const tuned = await benchShape(device, quick, name, c, read, copyBw, uploadBw, undefined, "tuned");
     row.tunedDecodeTokS128 = tuned.decodeTokS128;
     row.tunedDecodeSpread128 = tuned.decodeSpread128;
     row.tuneMs = tuned.tuneMs!;
@@ -79,11 +88,15 @@ async function main(): Promise<void> {
     show(row);
   }
   progress.value = 1;
-  status.textContent = `done — copy ${(copyBw / 1e9).toFixed(1)} GB/s, writeBuffer ${(writeBw / 1e9).toFixed(2)} GB/s`;
+  status.textContent = `done — copy ${(copyBw / 1e9).toFixed(1)} GB/s, writeBuffer ${(writeBw / 1e9).toFixed(2)} GB/s, staged upload ${(uploadBw / 1e9).toFixed(2)} GB/s`;
   const json = document.getElementById("json")!;
   json.hidden = false;
-  const { copyGBs, writeBufferGBs, rows } = state;
-  json.textContent = JSON.stringify({ adapter: adapterInfo, copyGBs, writeBufferGBs, rows }, null, 1);
+  const { copyGBs, writeBufferGBs, stagedUploadGBs, rows } = state;
+  json.textContent = JSON.stringify(
+    { adapter: adapterInfo, copyGBs, writeBufferGBs, stagedUploadGBs, rows },
+    null,
+    1,
+  );
 }
 
 main().then(

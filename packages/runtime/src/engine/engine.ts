@@ -403,7 +403,7 @@ export class Engine {
       const layer = layers[next++]!.layer;
       const fetching = streamer.fetch(layer);
       if (fetching) await fetching;
-      streamer.upload(layer);
+      await streamer.upload(layer);
     };
     while (next < Math.min(streamer.slots.length, layers.length)) await upload();
     this.submit([...before, pass.head]);

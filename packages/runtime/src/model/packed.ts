@@ -15,6 +15,7 @@ import {
   readBuffers,
   splitBytes as split,
 } from "./streaming.ts";
+import { Uploader } from "./upload.ts";
 import {
   allocateHead,
   allocateLayer,
@@ -74,16 +75,13 @@ export class StalePackedWeights extends Error {
   override name = "StalePackedWeights";
 }
 
-function write(device: GPUDevice, bufs: GPUBuffer[], bytes: Uint8Array, group: string): void {
+async function write(up: Uploader, bufs: GPUBuffer[], bytes: Uint8Array, group: string): Promise<void> {
   const parts = split(
     bytes,
     bufs.map((b) => b.size),
   );
   if (!parts) throw new StalePackedWeights(`packed group "${group}" does not match this device's layout`);
-  bufs.forEach((b, i) => {
-    const p = parts[i]!;
-    device.queue.writeBuffer(b, 0, p as Uint8Array<ArrayBuffer>, 0, p.byteLength);
-  });
+  for (const [i, b] of bufs.entries()) await up.write(b, 0, parts[i]!);
 }
 
 /**
@@ -109,19 +107,20 @@ export async function weightsFromPacked(
   const total = groupNames(c).length;
   let loaded = 0;
   const step = () => onProgress?.({ phase: "read", loaded: ++loaded, total });
+  const up = new Uploader(device);
   try {
     const { embed, lmHead } = allocateHead(device, c, quant, head.storage);
     made.push(...linearBuffers(embed));
-    write(device, linearBuffers(embed), await read("embed"), "embed");
+    await write(up, linearBuffers(embed), await read("embed"), "embed");
     step();
     if (lmHead !== embed) {
       made.push(...linearBuffers(lmHead));
-      write(device, linearBuffers(lmHead), await read("lm_head"), "lm_head");
+      await write(up, linearBuffers(lmHead), await read("lm_head"), "lm_head");
       step();
     }
     const finalNorm = storageBuffer(device, "model.norm.weight", c.hiddenSize * 4);
     made.push(finalNorm);
-    write(device, [finalNorm], await read("norm"), "norm");
+    await write(up, [finalNorm], await read("norm"), "norm");
     step();
     const layers: LayerWeights[] = [];
     const host = new Map<number, Uint8Array[]>();
@@ -136,7 +135,7 @@ export async function weightsFromPacked(
           plan = residency(layerBytes(layer), headBytes(embed, lmHead));
         }
         if (!plan || i < plan.resident) {
-          write(device, layerBuffers(layer), bytes, `layer.${i}`);
+          await write(up, layerBuffers(layer), bytes, `layer.${i}`);
           layers.push(layer);
           step();
           continue;
@@ -160,7 +159,7 @@ export async function weightsFromPacked(
       layers.push(slots[(i - plan.resident) % slots.length]!);
       step();
     }
-    await device.queue.onSubmittedWorkDone();
+    await up.done();
     const streamed = plan ? c.numLayers - plan.resident : 0;
     const streamer =
       streamed > 0 && plan
@@ -181,6 +180,8 @@ export async function weightsFromPacked(
   } catch (e) {
     for (const b of made) b.destroy();
     throw e;
+  } finally {
+    up.destroy();
   }
 }
 

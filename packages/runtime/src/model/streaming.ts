@@ -1,10 +1,12 @@
 // Weight streaming: when the weights do not fit the GPU memory budget, the first `resident` layers stay
 // on the GPU and the rest live in host memory (their packed GPU bytes, read back once after
 // quantization) and run from a ring of GPU layer slots. Every forward pass uploads each streamed
-// layer into its slot with queue.writeBuffer, issued ahead of the compute that needs it and after the
-// submit that last used the slot: the queue's order makes the reuse safe without fences, and the GPU
-// runs the same kernels on the same bytes, so the output is bit-identical to the resident run.
+// layer into its slot through the staging ring (upload.ts), its copies submitted ahead of the compute
+// that needs it and after the submit that last used the slot: the queue's order makes the reuse safe
+// without fences, and the GPU runs the same kernels on the same bytes, so the output is bit-identical
+// to the resident run.
 import { type Linear, linearBuffers, linearBytes } from "./linear.ts";
+import { Uploader } from "./upload.ts";
 import type { LayerWeights } from "./weights.ts";
 
 /** Every GPU buffer of a layer, in one fixed order (slot and host copies follow it). */
@@ -79,7 +81,7 @@ export interface StreamStats {
   /** since load */
   bytesStreamed: number;
   layersUploaded: number;
-  /** host time spent inside queue.writeBuffer (copying into the upload staging), since load */
+  /** host time spent uploading (copying into the staging ring, waiting for a free slot), since load */
   uploadHostMs: number;
   /** streamed layers held in host memory now */
   hostLayers: number;
@@ -101,9 +103,10 @@ export class LayerStreamer {
   private readonly host = new Map<number, Uint8Array[]>();
   private capacity = Number.POSITIVE_INFINITY;
   private source: HostLayerSource | undefined;
+  private readonly up: Uploader;
 
   constructor(
-    private readonly device: GPUDevice,
+    device: GPUDevice,
     readonly resident: number,
     readonly streamedLayers: number,
     readonly slots: LayerWeights[],
@@ -113,6 +116,7 @@ export class LayerStreamer {
   ) {
     for (const [l, b] of host) this.host.set(l, b);
     this.source = source;
+    this.up = new Uploader(device);
     const bytes = layerBuffers(slots[0]!).reduce((s, b) => s + b.size, 0);
     this.stats = {
       residentLayers: resident,
@@ -177,24 +181,24 @@ export class LayerStreamer {
   }
 
   /**
-   * Queues the upload of a streamed layer into its slot (ordered after everything submitted so far);
-   * its bytes must be in host memory (fetch first).
+   * Uploads a streamed layer into its slot: its copies are queued after everything submitted before
+   * the call, and before anything submitted after it resolves. Its bytes must be in host memory
+   * (fetch first).
    */
-  upload(layer: number): void {
+  async upload(layer: number): Promise<void> {
     const t0 = performance.now();
     const bufs = layerBuffers(this.slots[this.slotOf(layer)]!);
     const host = this.host.get(layer);
     if (!host) throw new Error(`streamed layer ${layer} is not in host memory`);
-    bufs.forEach((b, i) => {
-      const h = host[i]!;
-      this.device.queue.writeBuffer(b, 0, h as Uint8Array<ArrayBuffer>, 0, h.byteLength);
-    });
+    for (const [i, b] of bufs.entries()) await this.up.write(b, 0, host[i]!);
+    this.up.flush();
     this.stats.uploadHostMs += performance.now() - t0;
     this.stats.bytesStreamed += this.stats.layerBytes;
     this.stats.layersUploaded++;
   }
 
   destroy(): void {
+    this.up.destroy();
     for (const s of this.slots) for (const b of layerBuffers(s)) b.destroy();
     this.host.clear();
   }
