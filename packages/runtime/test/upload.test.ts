@@ -170,4 +170,17 @@ describe("Uploader", () => {
       expect(() => new Uploader(device, 6, 2)).toThrow(RangeError);
     });
   });
+
+  it("a write waiting on the ring when it is destroyed (an unload mid-stream) fails; later writes too", async () => {
+    await withErrorScopes(device, async () => {
+      const dst = target(4096);
+      const up = new Uploader(device, 64, 2);
+      const pending = up.write(dst, 0, bytes(4096, 5)); // needs 64 slot fills: waits on mapAsync
+      up.destroy();
+      await expect(pending).rejects.toThrow(/destroyed uploader/);
+      await expect(up.write(dst, 0, new Uint8Array(4))).rejects.toThrow(/destroyed uploader/);
+      await device.queue.onSubmittedWorkDone();
+      dst.destroy();
+    });
+  });
 });

@@ -43,6 +43,7 @@ export class Uploader {
   private readonly slots: Slot[];
   private current = 0;
   private failed: unknown;
+  private destroyed = false;
 
   constructor(
     private readonly device: GPUDevice,
@@ -84,10 +85,12 @@ export class Uploader {
         `upload of ${bytes.byteLength} bytes at ${dstOffset} overruns a ${dst.size}-byte buffer`,
       );
     }
+    this.alive();
     const t0 = performance.now();
     let done = 0;
     while (done < bytes.byteLength) {
       const slot = await this.mappedSlot();
+      this.alive(); // destroy() during the await detached the mapped ranges
       const n = Math.min(bytes.byteLength - done, this.slotBytes - slot.used);
       slot.mapped!.set(bytes.subarray(done, done + n), slot.used);
       slot.copies.push({ dst, dstOffset: dstOffset + done, srcOffset: slot.used, size: n });
@@ -111,7 +114,9 @@ export class Uploader {
     if (this.failed) throw this.failed;
   }
 
+  /** Frees the staging buffers; a write() waiting for a slot then fails instead of writing. */
   destroy(): void {
+    this.destroyed = true;
     for (const s of this.slots) s.buffer.destroy();
   }
 
@@ -119,10 +124,15 @@ export class Uploader {
     const slot = this.slots[this.current]!;
     if (!slot.mapped) {
       await slot.ready;
+      this.alive();
       if (this.failed) throw this.failed;
       slot.mapped = new Uint8Array(slot.buffer.getMappedRange());
     }
     return slot;
+  }
+
+  private alive(): void {
+    if (this.destroyed) throw new Error("upload through a destroyed uploader (its engine was unloaded)");
   }
 
   private submitSlot(): void {
