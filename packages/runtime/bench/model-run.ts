@@ -95,7 +95,11 @@ export interface Row {
   weightBytes: number;
   bytesPerToken: number;
   loadMs: number;
+  /** of loadMs: the weights in GPU buffers (weightsFromPacked: allocation + upload) */
+  weightsMs: number;
   compileMs: number;
+  /** of loadMs: the warm-up generation (prefill pipelines built, first dispatches) */
+  warmupMs: number;
   /** the fastest of the prefill trials (ttftTrials512) */
   ttftMs512?: number;
   /** every prefill trial's time to first token, ms */
@@ -166,6 +170,7 @@ export async function benchShape(
   for (const g of groupNames(c)) await read(g);
   const t0 = performance.now();
   const weights = await weightsFromPacked(device, c, "int4", read, plan.residency);
+  const weightsMs = performance.now() - t0;
   const engine = await Engine.fromWeights(device, c, weights, plan, opts);
   const loadMs = performance.now() - t0;
   try {
@@ -226,7 +231,9 @@ export async function benchShape(
       totalBytes: engine.memory.totalBytes,
       bytesPerToken,
       loadMs,
+      weightsMs,
       compileMs: engine.loadTimings.compileMs,
+      warmupMs: engine.loadTimings.warmupMs,
       decodeTokS128: d128.tokS,
       decodeSpread128: d128.spread,
       decodeTrials128: d128.trials,
@@ -275,7 +282,8 @@ export function print(r: Row): void {
         ? `, q8 activations @128 ${r.q8DecodeTokS128.toFixed(1)} tok/s (${((r.q8BandwidthFraction128 ?? 0) * 100).toFixed(1)}%)`
         : "") +
       (r.ttftMs512 ? `, TTFT(512) ${r.ttftMs512.toFixed(0)} ms` : "") +
-      (r.uploadGBs ? `, upload ${r.uploadGBs.toFixed(2)} GB/s` : ""),
+      (r.uploadGBs ? `, upload ${r.uploadGBs.toFixed(2)} GB/s` : "") +
+      `, load ${r.loadMs.toFixed(0)} ms (weights ${r.weightsMs.toFixed(0)}, compile ${r.compileMs.toFixed(0)}, warm-up ${r.warmupMs.toFixed(0)})`,
   );
 }
 
