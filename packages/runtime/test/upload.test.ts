@@ -130,6 +130,24 @@ describe("Uploader", () => {
     await roundTrip(16 << 20, 4, [size], writes);
   });
 
+  it("writes issued together (not awaited one by one) all land", async () => {
+    await withErrorScopes(device, async () => {
+      const dst = target(8192);
+      const up = new Uploader(device, 96, 2);
+      try {
+        const parts = [0, 1, 2, 3].map((j) => bytes(2048, 40 + j));
+        await Promise.all(parts.map((p, j) => up.write(dst, j * 2048, p)));
+        await up.done();
+        const want = new Uint8Array(8192);
+        for (const [j, p] of parts.entries()) want.set(p, j * 2048);
+        expect(firstDiff(await read(dst), want)).toBe(-1);
+      } finally {
+        up.destroy();
+        dst.destroy();
+      }
+    });
+  });
+
   it("flush() orders the copies before work submitted after it", async () => {
     await withErrorScopes(device, async () => {
       const dst = target(256);

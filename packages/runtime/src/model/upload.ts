@@ -7,7 +7,9 @@
 // write() copies bytes into the current staging slot's mapped range and records the GPU copy; a full
 // slot is unmapped, its copies submitted, and it is mapped again (mapAsync resolves once the GPU has
 // read it). Copies are ordered on the queue when their slot is submitted: flush() submits the partly
-// filled slot, so work submitted after flush() sees every byte written before it.
+// filled slot, so work submitted after flush() sees every byte written before it. Writes may be
+// issued without awaiting each other (each chunk goes into whichever slot is current when it is
+// mapped); overlapping ones then land in no defined order.
 
 /** 16 MiB slots × 4: the H100 measurement's plateau (4 MiB × 8: 5.8–6.3 GB/s; 64 MiB × 4: 6.5–6.6). */
 const SLOT_BYTES = 16 << 20;
@@ -91,8 +93,10 @@ export class Uploader {
     while (done < bytes.byteLength) {
       const slot = await this.mappedSlot();
       this.alive(); // destroy() during the await detached the mapped ranges
+      // Another write() may have filled and submitted this slot during the await: take the next.
+      if (!slot.mapped || slot !== this.slots[this.current]) continue;
       const n = Math.min(bytes.byteLength - done, this.slotBytes - slot.used);
-      slot.mapped!.set(bytes.subarray(done, done + n), slot.used);
+      slot.mapped.set(bytes.subarray(done, done + n), slot.used);
       slot.copies.push({ dst, dstOffset: dstOffset + done, srcOffset: slot.used, size: n });
       slot.used += n;
       done += n;
@@ -120,15 +124,18 @@ export class Uploader {
     for (const s of this.slots) s.buffer.destroy();
   }
 
+  /** The current slot once it is mapped (waiting for the GPU to release it if need be). */
   private async mappedSlot(): Promise<Slot> {
-    const slot = this.slots[this.current]!;
-    if (!slot.mapped) {
-      await slot.ready;
+    for (;;) {
+      const slot = this.slots[this.current]!;
+      if (slot.mapped) return slot;
+      const ready = slot.ready;
+      await ready;
       this.alive();
       if (this.failed) throw this.failed;
-      slot.mapped = new Uint8Array(slot.buffer.getMappedRange());
+      // Another write() may have mapped, filled and resubmitted this slot during the await.
+      if (slot.ready === ready && !slot.mapped) slot.mapped = new Uint8Array(slot.buffer.getMappedRange());
     }
-    return slot;
   }
 
   private alive(): void {
