@@ -2,10 +2,11 @@
 // and weight streaming under GPU memory budgets, next to the same run's copy-kernel bandwidth (the
 // roofline), queue.writeBuffer bandwidth and the weight uploader's (staged upload). Prints a compact table; with OUT set, writes
 // $OUT/model-bench.json.
-//   node dist/model-bench.mjs [--quick] [--stream] [--profile] [shape-filter]
+//   node dist/model-bench.mjs [--quick] [--stream] [--profile] [--cold] [shape-filter]
 // --quick: tiny shapes and short runs (SwiftShader, CI smoke). --stream: also the streaming runs.
 // --profile: where each shape's decode step spends its GPU time (bench/profile.ts), per dispatch, and the
-// q8 and tuned engines' step times. --no-tune: skip the autotuned engine. Every shape also runs an engine
+// q8 and tuned engines' step times. --no-tune: skip the autotuned engine. --cold: only the cold start
+// from a fresh process reading the packed weights from files (bench/cold-start.ts), per shape. Every shape also runs an engine
 // with q8 activations (LoadOptions.activations) on the same weights: decode at 128.
 import { writeFileSync } from "node:fs";
 import { nodeDevice } from "@wisp/gpu-test/node";
@@ -14,6 +15,7 @@ import { timeRuns, warmUp, writeBufferBandwidth } from "../../../kernels/bench/t
 import { kvCacheBytes } from "../src/model/kv-cache.ts";
 import { activationBytes } from "../src/model/llama.ts";
 import { randomGroups } from "../src/model/random-weights.ts";
+import { type ColdStart, coldChild, coldStart } from "./cold-start.ts";
 import { benchShape, benchShapes, print, type Row, table, uploadBandwidth } from "./model-run.ts";
 import { profileTable } from "./profile.ts";
 
@@ -23,13 +25,39 @@ const quick = args.includes("--quick");
 const stream = args.includes("--stream");
 const profile = args.includes("--profile");
 const noTune = args.includes("--no-tune"); // skip the autotuned engine (A/B runs)
+const cold = args.includes("--cold"); // fresh-process cold starts only (bench/cold-start.ts)
 const filter = args.find((a) => !a.startsWith("--"));
 
 const SHAPES = benchShapes(quick);
 const STREAM_SHAPES = quick ? ["tiny-llama"] : ["llama-3.2-1b", "llama-3.1-8b"];
 
 async function main(): Promise<void> {
+  const child = args.indexOf("--cold-child");
+  if (child >= 0) {
+    const [dir, shape, prompt] = [args[child + 1]!, args[child + 2]!, Number(args[child + 3])];
+    await coldChild(dir, shape, prompt);
+    return;
+  }
   const { device, adapterInfo } = await nodeDevice();
+  if (cold) {
+    // Fresh-process cold starts only (bench/cold-start.ts), one per shape.
+    const runs: ColdStart[] = [];
+    for (const [name, c] of Object.entries(SHAPES)) {
+      if (filter && !name.includes(filter)) continue;
+      const r = await coldStart(device, name, c, process.argv[1]!, quick ? 48 : 512);
+      console.log(
+        `${name} cold start: ${r.coldMs.toFixed(0)} ms from process start to the first token (device at ${r.deviceAtMs.toFixed(0)}, load ${r.loadMs.toFixed(0)} reading ${(r.bytes / 1e9).toFixed(2)} GB of packed files, TTFT(${r.prompt}) ${r.ttftMs.toFixed(0)})`,
+      );
+      runs.push(r);
+    }
+    if (process.env.OUT) {
+      writeFileSync(
+        `${process.env.OUT}/model-bench-cold.json`,
+        JSON.stringify({ adapter: adapterInfo, runs }, null, 1),
+      );
+    }
+    return;
+  }
   console.log(`adapter: ${JSON.stringify(adapterInfo)}`);
   const copyBytes = (quick ? 16 : 512) * MB;
   const copyD = copyDispatch(device, copyBytes);
