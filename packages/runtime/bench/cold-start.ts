@@ -6,7 +6,8 @@
 // token. The child's clock is performance.now(): milliseconds since its own process started.
 //   node dist/model-bench.mjs --cold [shape]       (spawns `--cold-child <dir> <shape>` itself)
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { nodeDevice } from "@wisp/gpu-test/node";
@@ -34,14 +35,14 @@ export interface ColdStart {
   bytes: number;
 }
 
-/** One file per packed group (the store's blobs are whole files too). */
+/** One file per packed group, read whole and asynchronously, as the Node store reads its blobs. */
 function folderCache(dir: string): PackedCache & { bytesRead: number } {
   const path = (name: string) => join(dir, encodeURIComponent(name));
   const cache = {
     bytesRead: 0,
     get: async (name: string) => {
       try {
-        const b = readFileSync(path(name));
+        const b = await readFile(path(name));
         cache.bytesRead += b.byteLength;
         return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
       } catch {
