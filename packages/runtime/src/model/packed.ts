@@ -108,26 +108,27 @@ export async function weightsFromPacked(
   let loaded = 0;
   const step = () => onProgress?.({ phase: "read", loaded: ++loaded, total });
   const up = new Uploader(device);
+  const next = readAhead(read, groupNames(c));
   try {
     const { embed, lmHead } = allocateHead(device, c, quant, head.storage);
     made.push(...linearBuffers(embed));
-    await write(up, linearBuffers(embed), await read("embed"), "embed");
+    await write(up, linearBuffers(embed), await next("embed"), "embed");
     step();
     if (lmHead !== embed) {
       made.push(...linearBuffers(lmHead));
-      await write(up, linearBuffers(lmHead), await read("lm_head"), "lm_head");
+      await write(up, linearBuffers(lmHead), await next("lm_head"), "lm_head");
       step();
     }
     const finalNorm = storageBuffer(device, "model.norm.weight", c.hiddenSize * 4);
     made.push(finalNorm);
-    await write(up, [finalNorm], await read("norm"), "norm");
+    await write(up, [finalNorm], await next("norm"), "norm");
     step();
     const layers: LayerWeights[] = [];
     const host = new Map<number, Uint8Array[]>();
     const slots: LayerWeights[] = [];
     let plan: { resident: number; slots: number } | undefined;
     for (let i = 0; i < c.numLayers; i++) {
-      const bytes = await read(`layer.${i}`);
+      const bytes = await next(`layer.${i}`);
       if (i === 0 || !plan || i < plan.resident) {
         const layer = allocateLayer(device, c, quant, i);
         made.push(...layerBuffers(layer));
@@ -183,6 +184,28 @@ export async function weightsFromPacked(
   } finally {
     up.destroy();
   }
+}
+
+/**
+ * `read` that starts reading the group after the one asked for (in `order`), so a file or IndexedDB
+ * read overlaps the upload of the group before it. One group is read ahead at most.
+ */
+function readAhead(
+  read: (group: string) => Promise<Uint8Array>,
+  order: string[],
+): (group: string) => Promise<Uint8Array> {
+  const ahead = new Map<string, Promise<Uint8Array>>();
+  return (group) => {
+    const got = ahead.get(group) ?? read(group);
+    ahead.delete(group);
+    const next = order[order.indexOf(group) + 1];
+    if (next !== undefined && !ahead.has(next)) {
+      const p = read(next);
+      p.catch(() => {}); // a load that stops early never asks for it: no unhandled rejection
+      ahead.set(next, p);
+    }
+    return got;
+  };
 }
 
 /** Whole streamed layers that fit in `hostBytes` of host memory (at least one). */
