@@ -1,6 +1,8 @@
 // The model bench's measurement, shared by the Node bench (model.ts) and the browser page
 // (bench/page): whole-model prefill and decode on random (non-zero) INT4 weights of real shapes, on
 // whatever GPUDevice the host gives it.
+
+import { median } from "../../../kernels/src/timing.ts";
 import type { ModelConfig } from "../src/config.ts";
 import { Engine, residencyPlan } from "../src/engine/engine.ts";
 import { linearBytes } from "../src/model/linear.ts";
@@ -322,6 +324,5 @@ export async function uploadBandwidth(device: GPUDevice, bytes: number, rounds =
     up.destroy();
     buf.destroy();
   }
-  times.sort((a, b) => a - b);
-  return bytes / times[times.length >> 1]!;
+  return bytes / median(times);
 }

@@ -35,13 +35,10 @@ interface Slot {
 export interface UploadStats {
   /** bytes written since creation */
   bytes: number;
-  /** host time inside write() (copying into staging and waiting for a free slot), ms */
-  hostMs: number;
-  submits: number;
 }
 
 export class Uploader {
-  readonly stats: UploadStats = { bytes: 0, hostMs: 0, submits: 0 };
+  readonly stats: UploadStats = { bytes: 0 };
   private readonly slots: Slot[];
   private current = 0;
   private failed: unknown;
@@ -88,7 +85,6 @@ export class Uploader {
       );
     }
     this.alive();
-    const t0 = performance.now();
     let done = 0;
     while (done < bytes.byteLength) {
       const slot = await this.mappedSlot();
@@ -103,7 +99,6 @@ export class Uploader {
       if (slot.used === this.slotBytes) this.submitSlot();
     }
     this.stats.bytes += bytes.byteLength;
-    this.stats.hostMs += performance.now() - t0;
   }
 
   /** Queues the copies of the partly filled slot: work submitted after this sees every write so far. */
@@ -149,7 +144,6 @@ export class Uploader {
     const enc = this.device.createCommandEncoder({ label: "upload" });
     for (const c of slot.copies) enc.copyBufferToBuffer(slot.buffer, c.srcOffset, c.dst, c.dstOffset, c.size);
     this.device.queue.submit([enc.finish()]);
-    this.stats.submits++;
     slot.copies = [];
     slot.used = 0;
     slot.ready = slot.buffer.mapAsync(GPUMapMode.WRITE).catch((e: unknown) => {
